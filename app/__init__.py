@@ -1,0 +1,1 @@
+"""Job Management: a live dashboard for background jobs."""

@@ -1,0 +1,81 @@
+"""Settings, read once from the environment (prefix ``JOBS_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FILE = 'storage_secret'
+PLACEHOLDER_SECRETS = {'changeme', 'change-me', 'secret', 'password', 'xxx'}
+MIN_SECRET_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix='JOBS_', env_file='.env', extra='ignore')
+
+    data_dir: Path = Path('./data')
+    database_url: str = ''
+    host: str = '127.0.0.1'
+    port: int = 8080
+    admin_username: str = ''
+    admin_password: str = ''
+    max_upload_mb: int = 100
+    retention_days: int = 90
+    storage_secret: str = ''
+    storage_dir: Path | None = None
+    backup_cron: str = '0 2 * * *'
+    purge_cron: str = '30 3 * * *'
+    integrity_cron: str = '0 4 * * 0'
+    extra_job_types: str = ''
+
+    @field_validator('storage_secret')
+    @classmethod
+    def _reject_weak_secret(cls, value: str) -> str:
+        if value and (value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH):
+            raise ValueError(
+                f'JOBS_STORAGE_SECRET must be at least {MIN_SECRET_LENGTH} characters and not a placeholder'
+            )
+        return value
+
+    @field_validator('max_upload_mb', 'retention_days')
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError('must be a positive number')
+        return value
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return (self.storage_dir or self.resolved_data_dir / 'storage').expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f'sqlite:///{self.resolved_data_dir / "jobs.db"}'
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def prepare_data_dir(self) -> None:
+        """Create the data and storage directories."""
+        self.resolved_data_dir.mkdir(parents=True, exist_ok=True)
+        self.resolved_storage_dir.mkdir(parents=True, exist_ok=True)
+
+    def session_secret(self) -> str:
+        """The configured secret, else one generated on first start and kept owner-only in the data dir."""
+        if self.storage_secret:
+            return self.storage_secret
+        path = self.resolved_data_dir / SECRET_FILE
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, 'w') as file:
+                file.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()

@@ -1,0 +1,52 @@
+"""The in-process change feed: every committed job, subtask or file change is published here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from nicegui import Event
+
+
+@dataclass(frozen=True, slots=True)
+class JobChanged:
+    """A job's row changed (created, progressed, finished); ``row`` is its API shape."""
+
+    job_id: int
+    owner_id: int
+    category: str
+    row: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DetailChanged:
+    """A job's subtasks or files changed; only its detail page cares."""
+
+    job_id: int
+    owner_id: int
+    category: str
+
+
+Change = JobChanged | DetailChanged
+
+
+class ChangeFeed:
+    """Publishes changes to subscribers; a subscription made in a page dies with its client."""
+
+    def __init__(self) -> None:
+        self._event: Event[Change] = Event()
+
+    def publish(self, change: Change) -> None:
+        """Hand a change to every subscriber (call only after the change is committed)."""
+        self._event.emit(change)
+
+    def subscribe(self, callback: Any) -> None:
+        self._event.subscribe(callback, expect_args=True)
+
+    def unsubscribe(self, callback: Any) -> None:
+        self._event.unsubscribe(callback)
+
+    async def next_change(self, timeout: float | None = None) -> Change:
+        """Wait for the next change (tests and tools)."""
+        change: Change = await self._event.emitted(timeout)
+        return change

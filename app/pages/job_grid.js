@@ -1,0 +1,95 @@
+// Job grids: AG Grid infinite row model fed by GET /api/jobs, updated in place by pushed rows.
+window.jobGrids = window.jobGrids || (() => {
+  const formatTime = (value) => (value ? new Date(value).toLocaleString() : "");
+  const STATUS = {
+    in_progress: { text: "In Progress", icon: "autorenew", css: "job-status job-status--running" },
+    completed: { text: "Completed", icon: "check_circle", css: "job-status job-status--completed" },
+    failed: { text: "Failed", icon: "cancel", css: "job-status job-status--failed" },
+  };
+  const maxIds = new Map();
+
+  function statusRenderer(params) {
+    if (!params.data) return "";
+    const status = STATUS[params.value] || STATUS.failed;
+    const icon = document.createElement("span");
+    icon.className = `material-icons ${status.css}`;
+    icon.setAttribute("role", "img");
+    icon.setAttribute("aria-label", status.text);
+    icon.title = status.text;
+    icon.textContent = status.icon;
+    return icon;
+  }
+
+  function actionsRenderer(params) {
+    if (!params.data) return "";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "job-details-button material-icons";
+    button.setAttribute("aria-label", "Job details");
+    button.title = "Job details";
+    button.textContent = "info";
+    button.addEventListener("click", () => {
+      window.location.href = `/settings/maintenance/jobs/${params.data.id}`;
+    });
+    return button;
+  }
+
+  function endFormatter(params) {
+    if (!params.data) return "";
+    return params.data.status === "in_progress" ? "Still in progress" : formatTime(params.value);
+  }
+
+  function datasource(category, emptyLabelId) {
+    return {
+      getRows(params) {
+        const sort = params.sortModel.length
+          ? (params.sortModel[0].sort === "desc" ? "-" : "") + params.sortModel[0].colId
+          : "-started_at";
+        const limit = params.endRow - params.startRow;
+        const query = new URLSearchParams({ category, offset: params.startRow, limit, sort });
+        fetch(`/api/jobs?${query}`, { credentials: "same-origin" })
+          .then((response) => {
+            if (response.status === 401) window.location.href = "/login";
+            if (!response.ok) throw new Error(`HTTP ${response.status}`);
+            return response.json();
+          })
+          .then((page) => {
+            for (const row of page.rows) maxIds.set(category, Math.max(maxIds.get(category) || 0, row.id));
+            params.successCallback(page.rows, page.total);
+            const empty = document.querySelector(`.${emptyLabelId}`);
+            if (empty) empty.style.display = page.total === 0 ? "" : "none";
+          })
+          .catch(() => params.failCallback());
+      },
+    };
+  }
+
+  // Rows already loaded change in place; a job newer than any seen reloads the cached blocks,
+  // which keeps the scroll position and the sort.
+  function apply(gridElementId, category, rows) {
+    const element = getElement(gridElementId);
+    const api = element && element.api;
+    if (!api) return;
+    let newJob = false;
+    for (const row of rows) {
+      const node = api.getRowNode(String(row.id));
+      if (node) node.setData(row);
+      else if (row.id > (maxIds.get(category) || 0)) newJob = true;
+    }
+    if (newJob) api.refreshInfiniteCache();
+  }
+
+  // <time class="local-time" datetime="..."> elements rendered by the server show the browser's local time.
+  function localizeTimes(root) {
+    for (const element of root.querySelectorAll("time.local-time:not([data-localized])")) {
+      element.textContent = formatTime(element.getAttribute("datetime"));
+      element.dataset.localized = "1";
+    }
+  }
+  new MutationObserver(() => localizeTimes(document)).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+  });
+
+  return { statusRenderer, actionsRenderer, endFormatter, formatTime, datasource, apply };
+})();

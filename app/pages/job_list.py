@@ -1,0 +1,94 @@
+"""/settings/maintenance/jobs: the General and Imports tabs, each a server-paged grid updated by push."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import RedirectResponse
+from nicegui import ui
+
+from app.pages.auth import current_user
+from app.pages.layout import JOBS_PATH, frame
+from app.pages.live import LiveUpdates
+from app.services import Services
+from app.storage.models import Category
+
+ASSETS = Path(__file__).parent
+TABS = {'general': ('General', Category.GENERAL), 'imports': ('Imports', Category.IMPORT)}
+
+
+def grid_assets() -> None:
+    """The grid's renderers and styles, inlined once per page."""
+    ui.add_head_html(f'<script>{(ASSETS / "job_grid.js").read_text()}</script>')
+    ui.add_css((ASSETS / 'job_grid.css').read_text())
+
+
+def job_columns() -> list[dict[str, Any]]:
+    time = {':valueFormatter': 'p => window.jobGrids.formatTime(p.value)', 'minWidth': 170}
+    return [
+        {'headerName': 'Status', 'field': 'status', ':cellRenderer': 'window.jobGrids.statusRenderer', 'width': 90},
+        {'headerName': 'Job ID', 'field': 'id', 'width': 100},
+        {'headerName': 'Job', 'field': 'job', 'minWidth': 160},
+        {'headerName': 'Description', 'field': 'description', 'flex': 2, 'minWidth': 200},
+        {'headerName': 'Start', 'field': 'started_at', 'sort': 'desc', 'flex': 1, **time},
+        {'headerName': 'End', 'field': 'ended_at', ':valueFormatter': 'window.jobGrids.endFormatter', 'flex': 1,
+         'minWidth': 170},
+        {'headerName': 'Failed', 'field': 'failed_at', 'flex': 1, **time},
+        {'headerName': 'Run By', 'field': 'run_by', 'minWidth': 110},
+        {'headerName': 'Actions', 'colId': 'actions', 'sortable': False, 'width': 100,
+         ':cellRenderer': 'window.jobGrids.actionsRenderer'},
+    ]  # fmt: skip
+
+
+def register(services: Services) -> None:
+    @ui.page(JOBS_PATH)
+    async def job_management(tab: str = 'general') -> RedirectResponse | None:
+        user = await current_user(services)
+        if user is None:
+            return RedirectResponse(f'/login?redirect_to={JOBS_PATH}')
+        grid_assets()
+        grids: dict[str, ui.aggrid] = {}
+        with frame('Job Management', user):
+            selected: Any = tab if tab in TABS else 'general'
+            with ui.tabs(value=selected).classes('w-full').props('align=left') as tabs:
+                for key, (label, _category) in TABS.items():
+                    ui.tab(key, label)
+            tabs.on_value_change(lambda e: ui.navigate.history.replace(f'{JOBS_PATH}?tab={e.value}'))
+            with ui.tab_panels(tabs).classes('w-full'):
+                for key, (_label, category) in TABS.items():
+                    with ui.tab_panel(key).classes('q-pa-none'):
+                        grids[category] = _job_grid(category)
+
+        async def push(rows: dict[int, dict[str, Any]], _details: set[int]) -> None:
+            for category, grid in grids.items():
+                changed = [row for row in rows.values() if row['category'] == category]
+                if changed:
+                    ui.run_javascript(
+                        f'window.jobGrids.apply({grid.id}, {json.dumps(category)}, {json.dumps(changed)})'
+                    )
+
+        LiveUpdates(services, user, push)
+        return None
+
+
+def _job_grid(category: str) -> ui.aggrid:
+    empty_id = f'no-jobs-{category}'
+    grid = ui.aggrid(
+        {
+            'columnDefs': job_columns(),
+            'defaultColDef': {'sortable': True, 'resizable': True, 'sortingOrder': ['desc', 'asc']},
+            'rowModelType': 'infinite',
+            'cacheBlockSize': 100,
+            'maxBlocksInCache': 20,
+            ':getRowId': 'p => String(p.data.id)',
+            ':datasource': f'window.jobGrids.datasource({json.dumps(category)}, {json.dumps(empty_id)})',
+            'suppressCellFocus': True,
+            'rowHeight': 44,
+        },
+        auto_size_columns=False,
+    ).classes('w-full h-[calc(100vh-220px)] min-h-[320px]')
+    grid.mark(f'jobs-{category}')
+    ui.label('No jobs yet').classes(f'{empty_id} text-grey-7 q-pa-md').style('display: none')
+    return grid

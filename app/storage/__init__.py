@@ -1,0 +1,1 @@
+"""Database models, queries and the managed file store. Never imports NiceGUI."""

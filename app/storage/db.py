@@ -1,0 +1,62 @@
+"""Engine creation (SQLite tuned for concurrent readers, or PostgreSQL) and migrations at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlmodel import Session
+
+MIGRATIONS_DIR = Path(__file__).parent / 'migrations'
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    if url.startswith('sqlite'):
+        engine = sa.create_engine(
+            url,
+            connect_args={'check_same_thread': False, 'timeout': SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=10,
+            max_overflow=20,
+        )
+        sa.event.listen(engine, 'connect', _configure_sqlite)
+        # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; let SQLAlchemy emit it.
+        sa.event.listen(engine, 'begin', lambda conn: conn.exec_driver_sql('BEGIN'))
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute('PRAGMA journal_mode=WAL')
+    cursor.execute(f'PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}')
+    cursor.execute('PRAGMA foreign_keys=ON')
+    cursor.execute('PRAGMA synchronous=NORMAL')
+    cursor.close()
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the schema to the newest revision; an existing database is upgraded in place."""
+    config = Config()
+    config.set_main_option('script_location', str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes['connection'] = connection
+        command.upgrade(config, 'head')
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    """The Alembic revision the database is at, or None for an empty database."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table('alembic_version'):
+            return None
+        return connection.execute(sa.text('SELECT version_num FROM alembic_version')).scalar()
+
+
+def session(engine: sa.Engine) -> Session:
+    """A session whose objects stay readable after commit (they are handed to other threads)."""
+    return Session(engine, expire_on_commit=False)

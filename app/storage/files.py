@@ -1,0 +1,122 @@
+"""The managed file store: generated names, paths kept inside the directory, atomic streamed writes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiofiles
+import aiofiles.os
+
+TEMP_DIR = '.tmp'
+CHUNK = 1024 * 1024
+
+
+class FileTooLarge(ValueError):
+    """An upload went past the size limit while streaming."""
+
+
+class UnsafePath(ValueError):
+    """A relative path that would leave the storage directory."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    relative_path: str
+    size: int
+    sha256: str
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def prepare(self) -> None:
+        """Create the directory and drop temp files left by a crash."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.root / TEMP_DIR, ignore_errors=True)
+        (self.root / TEMP_DIR).mkdir()
+
+    def path(self, relative_path: str) -> Path:
+        """The absolute path of a stored file; raises UnsafePath if it would leave the store."""
+        candidate = Path(relative_path)
+        if candidate.is_absolute() or not relative_path:
+            raise UnsafePath(relative_path)
+        resolved = (self.root / candidate).resolve()
+        if not resolved.is_relative_to(self.root) or resolved == self.root:
+            raise UnsafePath(relative_path)
+        return resolved
+
+    def temp_path(self) -> Path:
+        """A fresh path in the store's temp area; move it in with ``adopt``."""
+        return self.root / TEMP_DIR / f'{uuid.uuid4().hex}.part'
+
+    async def save_stream(self, chunks: AsyncIterator[bytes], *, limit: int | None = None) -> StoredFile:
+        """Stream chunks to a temp file, enforcing ``limit`` as they arrive, then move it into place."""
+        temp = self.temp_path()
+        digest, size = hashlib.sha256(), 0
+        try:
+            async with aiofiles.open(temp, 'wb') as file:
+                async for chunk in chunks:
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise FileTooLarge(f'The file is larger than the limit of {limit // (1024 * 1024)} MB')
+                    digest.update(chunk)
+                    await file.write(chunk)
+            return await self._move_in(temp, size, digest.hexdigest())
+        except BaseException:
+            await aiofiles.os.remove(temp) if temp.exists() else None
+            raise
+
+    def save_bytes(self, data: bytes) -> StoredFile:
+        """Store bytes (blocking: call from a worker thread)."""
+        temp = self.temp_path()
+        temp.write_bytes(data)
+        return self.adopt(temp)
+
+    def adopt(self, temp: Path) -> StoredFile:
+        """Move a finished temp file into the store (blocking: call from a worker thread)."""
+        digest, size = hash_file(temp)
+        relative = self._new_relative_path()
+        target = self.root / relative
+        target.parent.mkdir(exist_ok=True)
+        os.replace(temp, target)
+        return StoredFile(relative, size, digest)
+
+    def delete(self, relative_path: str) -> None:
+        self.path(relative_path).unlink(missing_ok=True)
+
+    def iter_stored(self) -> list[str]:
+        """Relative paths of every stored file (temp files excluded)."""
+        return sorted(
+            str(path.relative_to(self.root))
+            for path in self.root.rglob('*')
+            if path.is_file() and path.relative_to(self.root).parts[0] != TEMP_DIR
+        )
+
+    async def _move_in(self, temp: Path, size: int, sha256: str) -> StoredFile:
+        relative = self._new_relative_path()
+        target = self.root / relative
+        await aiofiles.os.makedirs(target.parent, exist_ok=True)
+        await aiofiles.os.replace(temp, target)
+        return StoredFile(relative, size, sha256)
+
+    @staticmethod
+    def _new_relative_path() -> str:
+        name = uuid.uuid4().hex
+        return f'{name[:2]}/{name}'
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """The sha256 hex digest and size of a file."""
+    digest, size = hashlib.sha256(), 0
+    with path.open('rb') as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

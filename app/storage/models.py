@@ -1,0 +1,126 @@
+"""SQLModel tables: users, jobs, their subtasks and files, and imported contacts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Stores naive UTC on every backend and always hands back aware UTC datetimes."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Status(StrEnum):
+    IN_PROGRESS = 'in_progress'
+    COMPLETED = 'completed'
+    FAILED = 'failed'
+
+
+class Category(StrEnum):
+    GENERAL = 'general'
+    IMPORT = 'import'
+
+
+class FileRole(StrEnum):
+    INPUT = 'input'
+    OUTPUT = 'output'
+    ERROR_REPORT = 'error_report'
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = 'user'
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=150, unique=True)
+    password_hash: str = Field(max_length=255)
+    is_admin: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Job(SQLModel, table=True):
+    __tablename__ = 'job'
+    __table_args__ = (
+        sa.Index('ix_job_category_started', 'category', 'started_at', 'id'),
+        sa.Index('ix_job_owner_category_started', 'run_by_id', 'category', 'started_at', 'id'),
+        sa.Index('ix_job_ended_at', 'ended_at'),
+        sa.Index('ix_job_status', 'status'),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_type: str = Field(max_length=100)
+    name: str = Field(max_length=200)
+    category: str = Field(max_length=20)
+    description: str = Field(default='', max_length=1000)
+    status: str = Field(default=Status.IN_PROGRESS, max_length=20)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ended_at: datetime | None = _time()
+    failed_at: datetime | None = _time()
+    run_by_id: int = Field(foreign_key='user.id')
+    run_at: str = Field(default='', max_length=500)
+    progress_done: int = 0
+    progress_total: int = 0
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    params: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class Subtask(SQLModel, table=True):
+    __tablename__ = 'subtask'
+    __table_args__ = (sa.Index('ix_subtask_job_position', 'job_id', 'position'),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey('job.id', ondelete='CASCADE'), nullable=False))
+    position: int
+    name: str = Field(max_length=200)
+    status: str = Field(default=Status.IN_PROGRESS, max_length=20)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    message: str = Field(default='', sa_type=sa.Text)
+
+
+class JobFile(SQLModel, table=True):
+    __tablename__ = 'job_file'
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey('job.id', ondelete='CASCADE'), nullable=False, index=True)
+    )
+    role: str = Field(max_length=20)
+    filename: str = Field(max_length=255)
+    relative_path: str = Field(max_length=500)
+    size: int = Field(sa_type=sa.BigInteger)
+    sha256: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = 'contact'
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320, unique=True)
+    phone: str | None = Field(default=None, max_length=20)
+    company: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -1,0 +1,92 @@
+"""Job Management: ``python main.py [serve]`` starts the server; ``python main.py user ...`` manages users."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from pydantic import ValidationError
+
+from app.config import Settings
+from app.services import build_services
+from app.storage import users
+
+
+def main(argv: list[str] | None = None) -> int:
+    if os.environ.get('NICEGUI_USER_SIMULATION'):
+        argv = []  # NiceGUI's test harness runs this file with pytest's own arguments
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        print(f'Invalid settings: {error}', file=sys.stderr)
+        return 2
+    if args.command in (None, 'serve'):
+        serve(settings)
+        return 0
+    return manage_users(settings, args)
+
+
+def serve(settings: Settings) -> None:
+    from nicegui import ui
+
+    from app.web import create_app
+
+    services = build_services(settings)
+    settings.prepare_data_dir()
+    create_app(services)
+    ui.run(
+        host=settings.host,
+        port=settings.port,
+        title='Job Management',
+        storage_secret=settings.session_secret(),
+        reload=False,
+        show=False,
+        favicon='🗂️',
+        reconnect_timeout=10,
+    )
+
+
+def manage_users(settings: Settings, args: argparse.Namespace) -> int:
+    services = build_services(settings)
+    services.prepare()
+    engine = services.engine
+    try:
+        if args.user_command == 'add':
+            users.create_user(engine, username=args.name, password=args.password, is_admin=args.admin)
+            print(f'Created {"admin" if args.admin else "user"} "{args.name.strip()}"')
+        elif args.user_command == 'set-password':
+            users.set_password(engine, username=args.name, password=args.password)
+            print(f'Password of "{args.name}" changed')
+        else:
+            for user in users.list_users(engine):
+                print(f'{user.username}\t{"admin" if user.is_admin else "user"}')
+    except users.UserError as error:
+        print(f'Error: {error}', file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='python main.py', description='Job Management server and admin commands.')
+    commands = parser.add_subparsers(dest='command')
+    commands.add_parser('serve', help='start the web server (the default)')
+    user = commands.add_parser('user', help='manage user accounts').add_subparsers(dest='user_command', required=True)
+    add = user.add_parser('add', help='create a user')
+    add.add_argument('name')
+    add.add_argument('--password', required=True)
+    add.add_argument('--admin', action='store_true', help='give the user the admin role')
+    user.add_parser('list', help='list users and their roles')
+    set_password = user.add_parser('set-password', help="change a user's password")
+    set_password.add_argument('name')
+    set_password.add_argument('--password', required=True)
+    return parser
+
+
+if __name__ == '__main__':
+    code = main()
+    if code:
+        sys.exit(code)

@@ -1,0 +1,85 @@
+"""Shared fixtures: a real database (SQLite file, or a fresh PostgreSQL schema) and started services."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.config import Settings
+from app.services import Services, build_services
+
+POSTGRES_URL = os.environ.get('JOBS_TEST_POSTGRES_URL', 'postgresql+psycopg://postgres@127.0.0.1:5432/test')
+ADMIN = ('admin', 'admin-password-1')
+
+
+def postgres_available() -> bool:
+    try:
+        engine = sa.create_engine(POSTGRES_URL)
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except sa.exc.OperationalError:
+        return False
+
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL for each backend; PostgreSQL gets a schema of its own, dropped afterwards."""
+    if request.param == 'sqlite':
+        yield f'sqlite:///{tmp_path / "jobs.db"}'
+        return
+    if not postgres_available():
+        if os.environ.get('CI'):
+            pytest.fail(f'PostgreSQL is not reachable at {POSTGRES_URL}')
+        pytest.skip('PostgreSQL is not reachable')
+    schema = f't_{uuid.uuid4().hex[:12]}'
+    admin_engine = sa.create_engine(POSTGRES_URL, isolation_level='AUTOCOMMIT')
+    with admin_engine.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA {schema}'))
+    try:
+        yield f'{POSTGRES_URL}?options=-csearch_path%3D{schema}'
+    finally:
+        with admin_engine.connect() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA {schema} CASCADE'))
+        admin_engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f'sqlite:///{tmp_path / "jobs.db"}'
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        'data_dir': tmp_path / 'data',
+        'database_url': database_url,
+        'admin_username': ADMIN[0],
+        'admin_password': ADMIN[1],
+        'backup_cron': '',
+        'purge_cron': '',
+        'integrity_cron': '',
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[Services]:
+    """Started services on a fresh database (both backends)."""
+    built = build_services(settings)
+    built.start()
+    try:
+        yield built
+    finally:
+        await built.stop()
