@@ -69,6 +69,7 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: object) -> Set
         'backup_cron': '',
         'purge_cron': '',
         'integrity_cron': '',
+        'extra_job_types': 'tests.job_types',
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -23,15 +23,15 @@ def create_engine(url: str) -> sa.Engine:
             pool_size=10,
             max_overflow=20,
         )
+        # pysqlite's default transaction handling is kept on purpose: it runs SELECTs outside a transaction and
+        # opens one right before the first write, so a write never has to upgrade a stale read snapshot (which
+        # SQLite answers with "database is locked" at once, without waiting for the busy timeout).
         sa.event.listen(engine, 'connect', _configure_sqlite)
-        # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; let SQLAlchemy emit it.
-        sa.event.listen(engine, 'begin', lambda conn: conn.exec_driver_sql('BEGIN'))
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute('PRAGMA journal_mode=WAL')
     cursor.execute(f'PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}')
