@@ -40,3 +40,45 @@ def register(registry: Registry) -> None:
     registry.register(JobType(key='test_steps', name='Test Steps', category=Category.GENERAL, run=run_steps))
     registry.register(JobType(key='test_import', name='Test Import', category=Category.IMPORT, run=run_steps))
     registry.register(JobType(key='test_cpu', name='Test CPU', category=Category.GENERAL, run=run_cpu))
+    _register_test_routes()
+
+
+def _register_test_routes() -> None:
+    """HTTP hooks the browser tests use to start jobs in the running server (only loaded in tests)."""
+    from nicegui import app
+
+    from app.pages.auth import current_user
+    from app.services import Services
+    from app.storage import jobs as queries
+
+    @app.post('/_test/launch/{job_type}')
+    async def launch(job_type: str, delay: float = 0.0, steps: int = 3, fail_at: int = 0) -> dict[str, int]:
+        services: Services = app.state.services
+        user = await current_user(services)
+        assert user is not None and user.id is not None
+        params = {'delay': delay, 'steps': steps, 'fail_at': fail_at or None}
+        job_id = await services.jobs.launch(job_type, description=f'{job_type} run', run_by_id=user.id,
+                                            run_at='/settings/maintenance/jobs', params=params)  # fmt: skip
+        return {'id': job_id}
+
+    @app.post('/_test/seed')
+    async def seed(count: int) -> dict[str, int]:
+        """Record ``count`` finished jobs for the logged-in user."""
+        services: Services = app.state.services
+        user = await current_user(services)
+        assert user is not None and user.id is not None
+        for number in range(count):
+            row = queries.create_job(services.engine, job_type='test_steps', name='Test Steps', category='general',
+                                     description=f'seeded {number}', run_by_id=user.id, run_at='/', params={})  # fmt: skip
+            queries.finish_job(services.engine, job_id=row['id'])
+        return {'count': count}
+
+    @app.post('/_test/fail/{job_id}')
+    async def fail(job_id: int) -> dict[str, int]:
+        """Mark a finished job failed and publish it, as a status change the grid must show in place."""
+        services: Services = app.state.services
+        row = queries.finish_job(services.engine, job_id=job_id, error='failed on purpose')
+        owner = queries.job_owner(services.engine, job_id)
+        assert owner is not None
+        services.jobs.publish_row(row, owner)
+        return {'id': job_id}

@@ -56,7 +56,7 @@ def register(services: Services) -> None:
                 for key, (label, _category) in TABS.items():
                     ui.tab(key, label)
             tabs.on_value_change(lambda e: ui.navigate.history.replace(f'{JOBS_PATH}?tab={e.value}'))
-            with ui.tab_panels(tabs).classes('w-full'):
+            with ui.tab_panels(tabs, value=selected).classes('w-full'):
                 for key, (_label, category) in TABS.items():
                     with ui.tab_panel(key).classes('q-pa-none'):
                         grids[category] = _job_grid(category)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import httpx
 import pytest
-from nicegui import app
+from nicegui import app, core
 from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
 
 from app.services import Services
+from app.storage import jobs as queries
 from app.storage.users import create_user
 from tests.conftest import ADMIN
 
@@ -48,9 +51,53 @@ async def log_in(user: User, username: str = ADMIN[0], password: str = ADMIN[1])
     user.find('Username').type(username)
     user.find('Password').type(password)
     user.find('Log in').click()
+    for _ in range(50):  # the click is handled asynchronously (argon2 takes a moment)
+        if (await user.http_client.get('/api/jobs?limit=1')).status_code != 401:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def log_in_failing(user: User, username: str, password: str) -> None:
+    await user.open('/login')
+    user.find('Username').type(username)
+    user.find('Password').type(password)
+    user.find('Log in').click()
 
 
 def add_user(services: Services, username: str, *, admin: bool = False) -> int:
     created = create_user(services.engine, username=username, password=f'{username}-password', is_admin=admin)
     assert created.id is not None
     return created.id
+
+
+@pytest.fixture
+def new_browser(user: User) -> Callable[[], User]:
+    """Another browser (own cookies and session) on the same running app."""
+
+    def make() -> User:
+        return User(httpx.AsyncClient(transport=httpx.ASGITransport(core.app), base_url='http://test'))
+
+    return make
+
+
+def make_job(services: Services, owner_id: int, *, category: str = 'general', description: str = 'work') -> int:
+    """Record a job row directly (no handler runs)."""
+    row = queries.create_job(
+        services.engine,
+        job_type='test_steps',
+        name='Test Steps',
+        category=category,
+        description=description,
+        run_by_id=owner_id,
+        run_at='/settings/maintenance/tasks',
+        params={},
+    )
+    job_id: int = row['id']
+    return job_id
+
+
+def attach_file(services: Services, job_id: int, data: bytes, filename: str, role: str = 'output') -> int:
+    stored = services.files.save_bytes(data)
+    job_file = queries.add_file(services.engine, job_id=job_id, new_file=queries.NewFile(role, filename, stored))
+    assert job_file.id is not None
+    return job_file.id

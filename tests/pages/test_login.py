@@ -1,6 +1,6 @@
 from nicegui.testing import User
 
-from tests.pages.conftest import log_in
+from tests.pages.conftest import log_in, log_in_failing
 
 
 async def test_anonymous_visitor_is_sent_to_login(user: User) -> None:
@@ -18,7 +18,7 @@ async def test_login_lands_on_job_management_with_name_in_header(user: User) -> 
 
 
 async def test_wrong_password_says_so(user: User) -> None:
-    await log_in(user, password='wrong')
+    await log_in_failing(user, 'admin', 'wrong')
     await user.should_see('Invalid username or password')
     await user.should_not_see('Log out')
 

@@ -1,0 +1,30 @@
+"""A new user's first steps in a real browser."""
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ADMIN, Server, log_in
+
+
+def test_login_shows_username_in_header_and_log_out_returns_to_login(page: Page, server: Server) -> None:
+    page.goto(f'{server.url}/settings/maintenance/jobs?tab=imports')
+    expect(page).to_have_url(f'{server.url}/login?redirect_to=/settings/maintenance/jobs%3Ftab%3Dimports')
+    page.get_by_label('Username').fill(ADMIN[0])
+    page.get_by_label('Password').fill('not the password')
+    page.get_by_role('button', name='Log in').click()
+    expect(page.get_by_text('Invalid username or password')).to_be_visible()
+    page.get_by_label('Password').fill(ADMIN[1])
+    page.get_by_role('button', name='Log in').click()
+    expect(page).to_have_url(f'{server.url}/settings/maintenance/jobs?tab=imports')  # the page first asked for
+    expect(page.locator('header').get_by_text(ADMIN[0], exact=True)).to_be_visible()
+    expect(page.get_by_role('heading', name='Job Management')).to_be_visible()
+    page.get_by_role('button', name='Log out').click()
+    expect(page).to_have_url(f'{server.url}/login')
+
+
+def test_cli_user_can_log_in(page: Page, server: Server) -> None:
+    username, password = server.add_user('carol')
+    listed = server.cli('user', 'list')
+    assert 'carol\tuser' in listed.stdout and 'admin\tadmin' in listed.stdout
+    log_in(page, server, username, password)
+    expect(page.locator('header').get_by_text('carol', exact=True)).to_be_visible()
+    expect(page.get_by_text('System Tasks')).to_have_count(0)
