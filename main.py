@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -35,6 +36,7 @@ def serve(settings: Settings) -> None:
 
     services = build_services(settings)
     settings.prepare_data_dir()
+    _keep_sessions_in(settings.resolved_data_dir / 'sessions')
     create_app(services)
     ui.run(
         host=settings.host,
@@ -46,6 +48,17 @@ def serve(settings: Settings) -> None:
         favicon='🗂️',
         reconnect_timeout=10,
     )
+
+
+def _keep_sessions_in(path: Path) -> None:
+    """NiceGUI keeps its session store in ./.nicegui by default; ours belongs in the data dir."""
+    if os.environ.get('NICEGUI_USER_SIMULATION'):
+        return  # NiceGUI's test harness brings its own temporary store
+    from nicegui import app
+    from nicegui.storage import Storage
+
+    Storage.path = path
+    app.storage = Storage()
 
 
 def manage_users(settings: Settings, args: argparse.Namespace) -> int:

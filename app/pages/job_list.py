@@ -26,18 +26,18 @@ def grid_assets() -> None:
 
 
 def job_columns() -> list[dict[str, Any]]:
-    time = {':valueFormatter': 'p => window.jobGrids.formatTime(p.value)', 'minWidth': 170}
+    time = {':valueFormatter': 'p => window.jobGrids.formatTime(p.value)', 'minWidth': 150}
     return [
         {'headerName': 'Status', 'field': 'status', ':cellRenderer': 'window.jobGrids.statusRenderer', 'width': 90},
-        {'headerName': 'Job ID', 'field': 'id', 'width': 100},
-        {'headerName': 'Job', 'field': 'job', 'minWidth': 160},
-        {'headerName': 'Description', 'field': 'description', 'flex': 2, 'minWidth': 200},
+        {'headerName': 'Job ID', 'field': 'id', 'width': 90},
+        {'headerName': 'Job', 'field': 'job', 'minWidth': 140},
+        {'headerName': 'Description', 'field': 'description', 'flex': 2, 'minWidth': 160},
         {'headerName': 'Start', 'field': 'started_at', 'sort': 'desc', 'flex': 1, **time},
         {'headerName': 'End', 'field': 'ended_at', ':valueFormatter': 'window.jobGrids.endFormatter', 'flex': 1,
-         'minWidth': 170},
+         'minWidth': 150},
         {'headerName': 'Failed', 'field': 'failed_at', 'flex': 1, **time},
         {'headerName': 'Run By', 'field': 'run_by', 'minWidth': 110},
-        {'headerName': 'Actions', 'colId': 'actions', 'sortable': False, 'width': 100,
+        {'headerName': 'Actions', 'colId': 'actions', 'sortable': False, 'width': 90,
          ':cellRenderer': 'window.jobGrids.actionsRenderer'},
     ]  # fmt: skip
 
@@ -85,6 +85,7 @@ def _job_grid(category: str) -> ui.aggrid:
             ':getRowId': 'p => String(p.data.id)',
             ':datasource': f'window.jobGrids.datasource({json.dumps(category)}, {json.dumps(empty_id)})',
             'suppressCellFocus': True,
+            'suppressColumnVirtualisation': True,  # every header stays in the DOM for screen readers and tests
             'rowHeight': 44,
         },
         auto_size_columns=False,

@@ -1,0 +1,128 @@
+"""The Job Management grids in Chromium: live push, per-user visibility, downloads, scroll kept."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import Server, log_in
+
+JOBS = '/settings/maintenance/jobs'
+
+
+def row(page: Page, job_id: int):  # type: ignore[no-untyped-def]
+    return page.locator(f'.ag-row[row-id="{job_id}"]').locator('visible=true')
+
+
+def launch(page: Page, server: Server, job_type: str = 'test_steps', **params: object) -> int:
+    query = '&'.join(f'{key}={value}' for key, value in params.items())
+    response = page.request.post(f'{server.url}/_test/launch/{job_type}?{query}')
+    assert response.ok, response.text()
+    job_id: int = response.json()['id']
+    return job_id
+
+
+def wait_finished(page: Page, server: Server, job_id: int) -> dict[str, Any]:
+    for _ in range(100):
+        detail: dict[str, Any] = page.request.get(f'{server.url}/api/jobs/{job_id}').json()
+        if detail['status'] != 'in_progress':
+            return detail
+        page.wait_for_timeout(100)
+    raise AssertionError(f'job {job_id} did not finish')
+
+
+def test_new_job_appears_and_turns_from_spinner_to_check_without_reload(page: Page, server: Server) -> None:
+    log_in(page, server, path=JOBS)
+    headers = page.locator('.ag-header-cell-text').locator('visible=true')
+    expect(headers).to_have_text(['Status', 'Job ID', 'Job', 'Description', 'Start', 'End', 'Failed', 'Run By',
+                                  'Actions'])  # fmt: skip
+    page.evaluate('window.__notReloaded = true')
+    job_id = launch(page, server, delay=0.7)
+    line = row(page, job_id)
+    expect(line.get_by_role('img', name='In Progress')).to_be_visible()
+    expect(line).to_contain_text('Still in progress')
+    expect(line.locator('[col-id="id"]')).to_have_text(str(job_id))
+    expect(line).to_contain_text('Test Steps')
+    expect(line.get_by_role('img', name='Completed')).to_be_visible(timeout=10_000)
+    expect(line).not_to_contain_text('Still in progress')
+    assert page.evaluate('window.__notReloaded') is True  # pushed, not reloaded
+
+    failing = launch(page, server, fail_at=1)
+    expect(row(page, failing).get_by_role('img', name='Failed')).to_be_visible()
+    row(page, failing).get_by_role('button', name='Job details').click()
+    expect(page).to_have_url(f'{server.url}{JOBS}/{failing}')
+    expect(page.get_by_text('Step 1 broke').first).to_be_visible()
+
+
+def test_import_jobs_show_on_the_imports_tab_and_tab_is_in_the_url(page: Page, server: Server) -> None:
+    log_in(page, server, path=JOBS)
+    job_id = launch(page, server, job_type='test_import')
+    page.get_by_role('tab', name='Imports').click()
+    expect(page).to_have_url(re.compile(r'\?tab=imports$'))
+    expect(row(page, job_id).get_by_role('img', name='Completed')).to_be_visible()
+    page.reload()
+    expect(page.get_by_role('tab', name='Imports')).to_have_attribute('aria-selected', 'true')
+    expect(row(page, job_id)).to_be_visible()
+
+
+def test_user_sees_only_own_jobs_and_404_for_others(page: Page, browser: Browser, server: Server) -> None:
+    dave, erin = server.add_user('dave'), server.add_user('erin')
+    dave_page = browser.new_page()
+    try:
+        log_in(dave_page, server, *dave)
+        daves = launch(dave_page, server)
+        daves_file = wait_finished(dave_page, server, daves)['files']
+    finally:
+        dave_page.close()
+    log_in(page, server, *erin, path=JOBS)
+    erins = launch(page, server)
+    expect(row(page, erins)).to_be_visible()
+    expect(row(page, daves)).to_have_count(0)
+    expect(page.locator('.ag-row').locator('visible=true')).to_have_count(1)
+    response = page.goto(f'{server.url}{JOBS}/{daves}')
+    assert response is not None and response.status == 404
+    expect(page.get_by_text('Job not found')).to_be_visible()
+    assert page.request.get(f'{server.url}/api/jobs/{daves}').status == 404
+    detail = wait_finished(page, server, erins)
+    assert detail['run_by'] == 'erin'
+    assert page.request.get(f'{server.url}{detail["files"][0]["url"]}').status == 200
+    assert daves_file and page.request.get(f'{server.url}{daves_file[0]["url"]}').status == 404
+
+
+def test_download_from_the_detail_page_has_the_stored_bytes(page: Page, server: Server) -> None:
+    log_in(page, server)
+    job_id = launch(page, server)
+    page.goto(f'{server.url}{JOBS}/{job_id}')
+    expect(page.get_by_text('steps.txt')).to_be_visible()
+    with page.expect_download() as download_info:
+        page.get_by_role('button', name='Download steps.txt').click()
+    download = download_info.value
+    assert download.suggested_filename == 'steps.txt'
+    with open(download.path(), 'rb') as file:
+        assert file.read() == b'all steps done\n'
+
+
+def test_scroll_position_is_kept_while_rows_update(page: Page, server: Server) -> None:
+    user = server.add_user('frank')
+    log_in(page, server, *user)
+    assert page.request.post(f'{server.url}/_test/seed?count=500').ok
+    page.goto(f'{server.url}{JOBS}')
+    viewport = page.locator('.ag-body-viewport').locator('visible=true')
+    expect(page.locator('.ag-row').locator('visible=true').first).to_be_visible()
+    viewport.evaluate('element => { element.scrollTop = 6000 }')
+    page.wait_for_timeout(800)  # let the infinite model load the block under the new position
+    before = viewport.evaluate('element => element.scrollTop')
+    visible_ids = (
+        page.locator('.ag-row')
+        .locator('visible=true')
+        .evaluate_all('rows => rows.map(row => Number(row.getAttribute("row-id")))')
+    )
+    target = sorted(visible_ids)[len(visible_ids) // 2]
+    assert page.request.post(f'{server.url}/_test/fail/{target}').ok
+    expect(row(page, target).get_by_role('img', name='Failed')).to_be_visible()
+    launch(page, server)  # a new job at the top refreshes the cache, which must not jump either
+    page.wait_for_timeout(800)
+    assert viewport.evaluate('element => element.scrollTop') == before
+    expect(row(page, target).get_by_role('img', name='Failed')).to_be_visible()
