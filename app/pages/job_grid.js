@@ -1,6 +1,12 @@
 // Job grids: AG Grid infinite row model fed by GET /api/jobs, updated in place by pushed rows.
 window.jobGrids = window.jobGrids || (() => {
-  const formatTime = (value) => (value ? new Date(value).toLocaleString() : "");
+  // Local time as YYYY-MM-DD HH:MM:SS: compact, unambiguous in every locale, and it sorts as it reads.
+  const pad = (number) => String(number).padStart(2, "0");
+  const formatTime = (value) => {
+    if (!value) return "";
+    const d = new Date(value);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  };
   const STATUS = {
     in_progress: { text: "In Progress", icon: "autorenew", css: "job-status job-status--running" },
     completed: { text: "Completed", icon: "check_circle", css: "job-status job-status--completed" },
@@ -24,10 +30,14 @@ window.jobGrids = window.jobGrids || (() => {
     if (!params.data) return "";
     const button = document.createElement("button");
     button.type = "button";
-    button.className = "job-details-button material-icons";
+    button.className = "job-details-button";
     button.setAttribute("aria-label", "Job details");
     button.title = "Job details";
-    button.textContent = "info";
+    const icon = document.createElement("span");
+    icon.className = "material-icons";
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = "info";
+    button.appendChild(icon);
     button.addEventListener("click", () => {
       window.location.href = `/settings/maintenance/jobs/${params.data.id}`;
     });

@@ -26,18 +26,17 @@ def grid_assets() -> None:
 
 
 def job_columns() -> list[dict[str, Any]]:
-    time = {':valueFormatter': 'p => window.jobGrids.formatTime(p.value)', 'minWidth': 150}
+    time = {':valueFormatter': 'p => window.jobGrids.formatTime(p.value)', 'flex': 1, 'minWidth': 166}
     return [
-        {'headerName': 'Status', 'field': 'status', ':cellRenderer': 'window.jobGrids.statusRenderer', 'width': 90},
-        {'headerName': 'Job ID', 'field': 'id', 'width': 90},
-        {'headerName': 'Job', 'field': 'job', 'minWidth': 140},
-        {'headerName': 'Description', 'field': 'description', 'flex': 2, 'minWidth': 160},
-        {'headerName': 'Start', 'field': 'started_at', 'sort': 'desc', 'flex': 1, **time},
-        {'headerName': 'End', 'field': 'ended_at', ':valueFormatter': 'window.jobGrids.endFormatter', 'flex': 1,
-         'minWidth': 150},
-        {'headerName': 'Failed', 'field': 'failed_at', 'flex': 1, **time},
-        {'headerName': 'Run By', 'field': 'run_by', 'minWidth': 110},
-        {'headerName': 'Actions', 'colId': 'actions', 'sortable': False, 'width': 90,
+        {'headerName': 'Status', 'field': 'status', ':cellRenderer': 'window.jobGrids.statusRenderer', 'width': 78},
+        {'headerName': 'Job ID', 'field': 'id', 'width': 80},
+        {'headerName': 'Job', 'field': 'job', 'flex': 1, 'minWidth': 100},
+        {'headerName': 'Description', 'field': 'description', 'flex': 2, 'minWidth': 110, 'tooltipField': 'description'},
+        {'headerName': 'Start', 'field': 'started_at', 'sort': 'desc', **time},
+        {**time, 'headerName': 'End', 'field': 'ended_at', ':valueFormatter': 'window.jobGrids.endFormatter'},
+        {'headerName': 'Failed', 'field': 'failed_at', **time},
+        {'headerName': 'Run By', 'field': 'run_by', 'width': 96},
+        {'headerName': 'Actions', 'colId': 'actions', 'sortable': False, 'width': 80,
          ':cellRenderer': 'window.jobGrids.actionsRenderer'},
     ]  # fmt: skip
 
@@ -75,21 +74,22 @@ def register(services: Services) -> None:
 
 def _job_grid(category: str) -> ui.aggrid:
     empty_id = f'no-jobs-{category}'
-    grid = ui.aggrid(
-        {
-            'columnDefs': job_columns(),
-            'defaultColDef': {'sortable': True, 'resizable': True, 'sortingOrder': ['desc', 'asc']},
-            'rowModelType': 'infinite',
-            'cacheBlockSize': 100,
-            'maxBlocksInCache': 20,
-            ':getRowId': 'p => String(p.data.id)',
-            ':datasource': f'window.jobGrids.datasource({json.dumps(category)}, {json.dumps(empty_id)})',
-            'suppressCellFocus': True,
-            'suppressColumnVirtualisation': True,  # every header stays in the DOM for screen readers and tests
-            'rowHeight': 44,
-        },
-        auto_size_columns=False,
-    ).classes('w-full h-[calc(100vh-220px)] min-h-[320px]')
+    options = {
+        'columnDefs': job_columns(),
+        'defaultColDef': {'sortable': True, 'resizable': True, 'sortingOrder': ['desc', 'asc']},
+        'rowModelType': 'infinite',
+        'cacheBlockSize': 100,
+        'maxBlocksInCache': 20,
+        ':getRowId': 'p => String(p.data.id)',
+        ':datasource': f'window.jobGrids.datasource({json.dumps(category)}, {json.dumps(empty_id)})',
+        'suppressCellFocus': True,
+        'suppressColumnVirtualisation': True,  # every header stays in the DOM for screen readers and tests
+        'rowHeight': 44,
+        'tooltipShowDelay': 400,
+    }
+    with ui.element('div').classes('relative w-full'):
+        grid = ui.aggrid(options, auto_size_columns=False).classes('w-full h-[calc(100vh-220px)] min-h-[320px]')
+        # Shown by the datasource when the first page says there are no jobs (the grid itself stays blank).
+        ui.label('No jobs yet').classes(f'{empty_id} absolute-center text-grey-7 text-subtitle1').style('display: none')
     grid.mark(f'jobs-{category}')
-    ui.label('No jobs yet').classes(f'{empty_id} text-grey-7 q-pa-md').style('display: none')
     return grid
