@@ -69,6 +69,13 @@ def test_import_jobs_show_on_the_imports_tab_and_tab_is_in_the_url(page: Page, s
 
 def test_user_sees_only_own_jobs_and_404_for_others(page: Page, browser: Browser, server: Server) -> None:
     dave, erin = server.add_user('dave'), server.add_user('erin')
+    log_in(page, server, *erin, path=JOBS)
+    # Record every row pushed to erin's browser: dave's jobs must never reach it.
+    page.evaluate("""() => {
+        window.__pushed = [];
+        const apply = window.jobGrids.apply;
+        window.jobGrids.apply = (id, category, rows) => { window.__pushed.push(...rows.map(r => r.run_by)); apply(id, category, rows); };
+    }""")
     dave_page = browser.new_page()
     try:
         log_in(dave_page, server, *dave)
@@ -76,11 +83,12 @@ def test_user_sees_only_own_jobs_and_404_for_others(page: Page, browser: Browser
         daves_file = wait_finished(dave_page, server, daves)['files']
     finally:
         dave_page.close()
-    log_in(page, server, *erin, path=JOBS)
     erins = launch(page, server)
-    expect(row(page, erins)).to_be_visible()
+    expect(row(page, erins).get_by_role('img', name='Completed')).to_be_visible()
     expect(row(page, daves)).to_have_count(0)
     expect(page.locator('.ag-row').locator('visible=true')).to_have_count(1)
+    pushed = page.evaluate('window.__pushed')
+    assert pushed and set(pushed) == {'erin'}
     response = page.goto(f'{server.url}{JOBS}/{daves}')
     assert response is not None and response.status == 404
     expect(page.get_by_text('Job not found')).to_be_visible()
