@@ -74,7 +74,10 @@ def test_user_sees_only_own_jobs_and_404_for_others(page: Page, browser: Browser
     page.evaluate("""() => {
         window.__pushed = [];
         const apply = window.jobGrids.apply;
-        window.jobGrids.apply = (id, category, rows) => { window.__pushed.push(...rows.map(r => r.run_by)); apply(id, category, rows); };
+        window.jobGrids.apply = (id, category, rows) => {
+            window.__pushed.push(...rows.map(r => r.run_by));
+            apply(id, category, rows);
+        };
     }""")
     dave_page = browser.new_page()
     try:
