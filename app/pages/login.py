@@ -2,34 +2,52 @@
 
 from __future__ import annotations
 
+import logging
+
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from app.pages.auth import current_user, log_in, safe_redirect
 from app.pages.data import fetch
+from app.pages.throttle import LoginThrottle
 from app.services import Services
 from app.storage.users import authenticate
 
 INVALID = 'Invalid username or password'
+log = logging.getLogger('app.auth')
 
 
 def register(services: Services) -> None:
+    throttle = LoginThrottle()
+
     @ui.page('/login')
-    async def login_page(redirect_to: str | None = None) -> RedirectResponse | None:
+    async def login_page(request: Request, redirect_to: str | None = None) -> RedirectResponse | None:
         if await current_user(services) is not None:
             return RedirectResponse(safe_redirect(redirect_to))
+        client_key = f'client:{request.client.host if request.client else "unknown"}'
 
         async def try_login() -> None:
-            user = await fetch(
-                authenticate, services.engine, username=username.value or '', password=password.value or ''
-            )
-            if user is None:
-                error.set_text(INVALID)
-                error.set_visibility(True)
-                password.set_value('')
+            name = (username.value or '').strip()
+            keys = (f'user:{name.lower()}', client_key)
+            wait = throttle.retry_after(*keys)
+            if wait:
+                show_error(f'Too many failed attempts. Try again in {wait} seconds.')
                 return
+            user = await fetch(authenticate, services.engine, username=name, password=password.value or '')
+            if user is None:
+                throttle.record_failure(*keys)
+                log.warning('failed login for %r from %s', name[:150], client_key)  # never the password
+                show_error(INVALID)
+                return
+            throttle.record_success(keys[0])
             log_in(user)
             ui.navigate.to(safe_redirect(redirect_to))
+
+        def show_error(message: str) -> None:
+            error.set_text(message)
+            error.set_visibility(True)
+            password.set_value('')
 
         ui.page_title('Log in · Job Management')
         with ui.card().classes('absolute-center w-80 gap-3'):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from nicegui import app, core
+from nicegui import app, core, ui
 from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
 
@@ -58,10 +58,16 @@ async def log_in(user: User, username: str = ADMIN[0], password: str = ADMIN[1])
 
 
 async def log_in_failing(user: User, username: str, password: str) -> None:
+    """Try to log in and wait until the page shows why it did not work."""
     await user.open('/login')
     user.find('Username').type(username)
     user.find('Password').type(password)
     user.find('Log in').click()
+    alert = next(e for e in user.find(ui.label).elements if e.props.get('role') == 'alert')
+    for _ in range(100):
+        if alert.visible:
+            return
+        await asyncio.sleep(0.05)
 
 
 def add_user(services: Services, username: str, *, admin: bool = False) -> int:
