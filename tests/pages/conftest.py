@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from nicegui import app, core, ui
+from nicegui import app, core
 from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
 
@@ -63,7 +63,7 @@ async def log_in_failing(user: User, username: str, password: str) -> None:
     user.find('Username').type(username)
     user.find('Password').type(password)
     user.find('Log in').click()
-    alert = next(e for e in user.find(ui.label).elements if e.props.get('role') == 'alert')
+    alert = next(e for e in user.current_layout.descendants() if e.props.get('role') == 'alert')
     for _ in range(100):
         if alert.visible:
             return
