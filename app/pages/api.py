@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse
 from nicegui import app
 from starlette.responses import Response
@@ -12,10 +14,12 @@ from app.pages.auth import current_user
 from app.pages.data import fetch
 from app.services import Services
 from app.storage import jobs as queries
+from app.storage import listing
 from app.storage.files import UnsafePath
-from app.storage.models import Category
+from app.storage.models import Category, Status
 
 NOT_FOUND = {'detail': 'Not found'}
+MAX_TEXT = 200
 
 
 class InvalidQuery(ValueError):
@@ -24,17 +28,15 @@ class InvalidQuery(ValueError):
 
 def register(services: Services) -> None:
     @app.get('/api/jobs')
-    async def list_jobs(
-        category: str | None = None, offset: str = '0', limit: str = '100', sort: str = '-started_at'
-    ) -> Response:
+    async def list_jobs(request: Request) -> Response:
         viewer = await current_user(services)
         if viewer is None:
             return _unauthenticated()
         try:
-            query = parse_list_query(category=category, offset=offset, limit=limit, sort=sort)
+            query = parse_list_query(dict(request.query_params))
         except InvalidQuery as error:
             return JSONResponse({'detail': str(error)}, status_code=422)
-        total, rows = await fetch(queries.list_jobs, services.engine, viewer=viewer, **query)
+        total, rows = await fetch(listing.list_jobs, services.engine, viewer=viewer, **query)
         return JSONResponse({'total': total, 'rows': rows})
 
     @app.get('/api/jobs/{job_id}')
@@ -68,17 +70,50 @@ def register(services: Services) -> None:
         return FileResponse(path, filename=job_file.filename, content_disposition_type='attachment')
 
 
-def parse_list_query(*, category: str | None, offset: str, limit: str, sort: str) -> dict[str, Any]:
+def parse_list_query(params: dict[str, str]) -> dict[str, Any]:
     """Validate the list parameters; raises InvalidQuery with a message for the caller."""
-    if category is not None and category not in {c.value for c in Category}:
-        raise InvalidQuery(f'category must be one of: {", ".join(c.value for c in Category)}')
+    offset, limit, sort = params.get('offset', '0'), params.get('limit', '100'), params.get('sort', '-started_at')
     if not _is_int(offset) or int(offset) < 0:
         raise InvalidQuery('offset must be a whole number of 0 or more')
-    if not _is_int(limit) or not 1 <= int(limit) <= queries.MAX_LIMIT:
-        raise InvalidQuery(f'limit must be a whole number from 1 to {queries.MAX_LIMIT}')
-    if sort.lstrip('-') not in queries.SORT_FIELDS:
-        raise InvalidQuery(f'sort must be one of: {", ".join(queries.SORT_FIELDS)} (prefix - for descending)')
-    return {'category': category, 'offset': int(offset), 'limit': int(limit), 'sort': sort}
+    if not _is_int(limit) or not 1 <= int(limit) <= listing.MAX_LIMIT:
+        raise InvalidQuery(f'limit must be a whole number from 1 to {listing.MAX_LIMIT}')
+    if sort.lstrip('-') not in listing.SORT_FIELDS:
+        raise InvalidQuery(f'sort must be one of: {", ".join(listing.SORT_FIELDS)} (prefix - for descending)')
+    return {'filters': parse_filter(params), 'offset': int(offset), 'limit': int(limit), 'sort': sort}
+
+
+def parse_filter(params: dict[str, str]) -> listing.JobFilter:
+    """The filters of a list request: category, status, job, run_by, since, until, q."""
+    category, status = params.get('category') or None, params.get('status') or None
+    if category is not None and category not in {c.value for c in Category}:
+        raise InvalidQuery(f'category must be one of: {", ".join(c.value for c in Category)}')
+    if status is not None and status not in {s.value for s in Status}:
+        raise InvalidQuery(f'status must be one of: {", ".join(s.value for s in Status)}')
+    for name in ('job', 'run_by', 'q'):
+        if len(params.get(name, '')) > MAX_TEXT:
+            raise InvalidQuery(f'{name} must be at most {MAX_TEXT} characters')
+    return listing.JobFilter(
+        category=category,
+        status=status,
+        job=params.get('job') or None,
+        run_by=params.get('run_by') or None,
+        since=_parse_time('since', params.get('since')),
+        until=_parse_time('until', params.get('until'), end_of_day=True),
+        q=(params.get('q') or '').strip() or None,
+    )
+
+
+def _parse_time(name: str, value: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """An ISO date or datetime (UTC unless it has an offset); a bare ``until`` date includes that whole day."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace('Z', '+00:00'))
+    except ValueError:
+        raise InvalidQuery(f'{name} must be an ISO 8601 date or date and time, e.g. 2026-01-31') from None
+    if end_of_day and len(value) == 10:
+        parsed += timedelta(days=1)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _is_int(value: str) -> bool:

@@ -13,6 +13,7 @@ window.jobGrids = window.jobGrids || (() => {
     failed: { text: "Failed", icon: "cancel", css: "job-status job-status--failed" },
   };
   const maxIds = new Map();
+  const filters = new Map(); // category -> {status, job, run_by, since, until, q}
 
   function statusRenderer(params) {
     if (!params.data) return "";
@@ -49,7 +50,8 @@ window.jobGrids = window.jobGrids || (() => {
     return params.data.status === "in_progress" ? "Still in progress" : formatTime(params.value);
   }
 
-  function datasource(category, emptyLabelId) {
+  function datasource(category, emptyLabelId, initialFilters) {
+    filters.set(category, initialFilters || {});
     return {
       getRows(params) {
         const sort = params.sortModel.length
@@ -57,6 +59,7 @@ window.jobGrids = window.jobGrids || (() => {
           : "-started_at";
         const limit = params.endRow - params.startRow;
         const query = new URLSearchParams({ category, offset: params.startRow, limit, sort });
+        for (const [name, value] of Object.entries(filters.get(category) || {})) if (value) query.set(name, value);
         fetch(`/api/jobs?${query}`, { credentials: "same-origin" })
           .then((response) => {
             if (response.status === 401) window.location.href = "/login";
@@ -101,5 +104,12 @@ window.jobGrids = window.jobGrids || (() => {
     subtree: true,
   });
 
-  return { statusRenderer, actionsRenderer, endFormatter, formatTime, datasource, apply };
+  // New filters: drop the cached blocks and fetch again from the top.
+  function setFilters(gridElementId, category, values) {
+    filters.set(category, values);
+    const element = getElement(gridElementId);
+    if (element && element.api) element.api.purgeInfiniteCache();
+  }
+
+  return { setFilters, statusRenderer, actionsRenderer, endFormatter, formatTime, datasource, apply };
 })();

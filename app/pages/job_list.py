@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from app.pages.auth import current_user
+from app.pages.filters import FILTERS, FilterBar
 from app.pages.layout import JOBS_PATH, frame
 from app.pages.live import LiveUpdates
 from app.services import Services
@@ -44,22 +47,38 @@ def job_columns() -> list[dict[str, Any]]:
 
 def register(services: Services) -> None:
     @ui.page(JOBS_PATH)
-    async def job_management(tab: str = 'general') -> RedirectResponse | None:
+    async def job_management(request: Request, tab: str = 'general') -> RedirectResponse | None:
         user = await current_user(services)
         if user is None:
             return RedirectResponse(f'/login?redirect_to={JOBS_PATH}')
         grid_assets()
         grids: dict[str, ui.aggrid] = {}
+        filters = {name: request.query_params.get(name, '') for name in FILTERS}
+
+        def on_filter(values: dict[str, str]) -> None:
+            filters.update(values)
+            for category, grid in grids.items():
+                ui.run_javascript(
+                    f'window.jobGrids.setFilters({grid.id}, {json.dumps(category)}, {json.dumps(filters)})'
+                )
+            remember_in_url()
+
+        def remember_in_url() -> None:
+            query = urlencode({'tab': tabs.value, **{k: v for k, v in filters.items() if v}})
+            ui.navigate.history.replace(f'{JOBS_PATH}?{query}')
+
         with frame('Job Management', user):
             selected: Any = tab if tab in TABS else 'general'
             with ui.tabs(value=selected).classes('w-full').props('align=left') as tabs:
                 for key, (label, _category) in TABS.items():
                     ui.tab(key, label)
-            tabs.on_value_change(lambda e: ui.navigate.history.replace(f'{JOBS_PATH}?tab={e.value}'))
+            tabs.on_value_change(remember_in_url)
+            FilterBar(filters, job_names=sorted({t.name for t in services.registry}), admin=user.is_admin,
+                      on_change=on_filter)  # fmt: skip
             with ui.tab_panels(tabs, value=selected).classes('w-full'):
                 for key, (_label, category) in TABS.items():
                     with ui.tab_panel(key).classes('q-pa-none'):
-                        grids[category] = _job_grid(category)
+                        grids[category] = _job_grid(category, filters)
 
         async def push(rows: dict[int, dict[str, Any]], _details: set[int]) -> None:
             for category, grid in grids.items():
@@ -73,7 +92,7 @@ def register(services: Services) -> None:
         return None
 
 
-def _job_grid(category: str) -> ui.aggrid:
+def _job_grid(category: str, filters: dict[str, str]) -> ui.aggrid:
     empty_id = f'no-jobs-{category}'
     options = {
         'columnDefs': job_columns(),
@@ -82,7 +101,8 @@ def _job_grid(category: str) -> ui.aggrid:
         'cacheBlockSize': 100,
         'maxBlocksInCache': 20,
         ':getRowId': 'p => String(p.data.id)',
-        ':datasource': f'window.jobGrids.datasource({json.dumps(category)}, {json.dumps(empty_id)})',
+        ':datasource': f'window.jobGrids.datasource({json.dumps(category)}, {json.dumps(empty_id)}, '
+        f'{json.dumps(filters)})',
         'suppressCellFocus': True,
         'suppressColumnVirtualisation': True,  # every header stays in the DOM for screen readers and tests
         'rowHeight': 44,

@@ -15,17 +15,6 @@ from app.storage.files import StoredFile
 from app.storage.models import Job, JobFile, Status, Subtask, User, utcnow
 
 INTERRUPTED = 'Interrupted: the server stopped while this job was running'
-SORT_FIELDS: dict[str, Any] = {
-    'id': Job.id,
-    'job': Job.name,
-    'description': Job.description,
-    'status': Job.status,
-    'started_at': Job.started_at,
-    'ended_at': Job.ended_at,
-    'failed_at': Job.failed_at,
-    'run_by': User.username,
-}
-MAX_LIMIT = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,39 +168,16 @@ def _row(db: Any, job: Job) -> dict[str, Any]:
     return job_row(job, username)
 
 
-def _visible(query: Any, viewer: User) -> Any:
+def visible_to(query: Any, viewer: User) -> Any:
+    """Restrict a job query to what ``viewer`` may see: admins everything, others their own jobs."""
     return query if viewer.is_admin else query.where(Job.run_by_id == viewer.id)
-
-
-def list_jobs(
-    engine: sa.Engine,
-    *,
-    viewer: User,
-    category: str | None = None,
-    offset: int = 0,
-    limit: int = 100,
-    sort: str = '-started_at',
-) -> tuple[int, list[dict[str, Any]]]:
-    """One page of the jobs ``viewer`` may see, sorted in SQL; returns (total, rows)."""
-    descending = sort.startswith('-')
-    column = SORT_FIELDS[sort.lstrip('-')]
-    order = [column.desc(), col(Job.id).desc()] if descending else [column.asc(), col(Job.id).asc()]
-    count_query = _visible(select(func.count()).select_from(Job), viewer)
-    rows_query = _visible(select(Job, User.username).join(User, col(User.id) == Job.run_by_id), viewer)
-    if category is not None:
-        count_query = count_query.where(Job.category == category)
-        rows_query = rows_query.where(Job.category == category)
-    with session(engine) as db:
-        total = db.exec(count_query).one()
-        rows = db.exec(rows_query.order_by(*order).offset(offset).limit(limit)).all()
-    return total, [job_row(job, username) for job, username in rows]
 
 
 def get_job(engine: sa.Engine, *, viewer: User, job_id: int) -> dict[str, Any] | None:
     """A job with its subtasks and files, or None when it does not exist or ``viewer`` may not see it."""
     with session(engine) as db:
         found = db.exec(
-            _visible(select(Job, User.username).join(User, col(User.id) == Job.run_by_id), viewer).where(
+            visible_to(select(Job, User.username).join(User, col(User.id) == Job.run_by_id), viewer).where(
                 Job.id == job_id
             )
         ).first()
@@ -234,7 +200,7 @@ def get_file(engine: sa.Engine, *, viewer: User, file_id: int) -> JobFile | None
     """A job file, or None when it does not exist or ``viewer`` may not see its job."""
     with session(engine) as db:
         query = select(JobFile).join(Job, col(Job.id) == JobFile.job_id).where(JobFile.id == file_id)
-        return db.exec(_visible(query, viewer)).first()
+        return db.exec(visible_to(query, viewer)).first()
 
 
 def job_files(engine: sa.Engine, *, job_id: int, role: str | None = None) -> list[JobFile]:

@@ -137,3 +137,25 @@ def test_scroll_position_is_kept_while_rows_update(page: Page, server: Server) -
     page.wait_for_timeout(800)
     assert viewport.evaluate('element => element.scrollTop') == before
     expect(row(page, target).get_by_role('img', name='Failed')).to_be_visible()
+
+
+def test_filters_narrow_the_grid_and_live_in_the_url(page: Page, server: Server) -> None:
+    user = server.add_user('gina')
+    log_in(page, server, *user, path=JOBS)
+    ok = launch(page, server)
+    broken = launch(page, server, fail_at=2)
+    expect(row(page, broken).get_by_role('img', name='Failed')).to_be_visible()
+    page.get_by_label('Status').click()
+    page.get_by_role('option', name='Failed').click()
+    expect(row(page, ok)).to_have_count(0)
+    expect(row(page, broken)).to_be_visible()
+    expect(page).to_have_url(re.compile(r'status=failed'))
+    page.reload()
+    expect(row(page, broken)).to_be_visible()
+    expect(row(page, ok)).to_have_count(0)
+    page.get_by_role('button', name='Clear filters').click()
+    expect(row(page, ok)).to_be_visible()
+    page.get_by_label('Search description or job ID').fill(str(ok))
+    expect(row(page, broken)).to_have_count(0)
+    expect(row(page, ok)).to_be_visible()
+    expect(page).to_have_url(re.compile(rf'q={ok}'))

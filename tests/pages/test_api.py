@@ -125,3 +125,41 @@ async def test_anonymous_requests_answer_401(user: User, path: str) -> None:
 async def test_path_tricks_never_serve_a_file(people: dict[str, User], path: str) -> None:
     response = await people['admin'].http_client.get(path)
     assert response.status_code == 404
+
+
+async def test_filters_narrow_the_list_in_sql(people: dict[str, User], services: Services) -> None:
+    from app.storage import jobs as queries
+
+    ids = owner_ids(services)
+    nightly = make_job(services, ids['ann'], description='Nightly 100% sync')
+    queries.finish_job(services.engine, job_id=nightly, error='boom')
+    weekly = make_job(services, ids['bob'], description='weekly report')
+    queries.finish_job(services.engine, job_id=weekly)
+    running = make_job(services, ids['ann'], description='still running', category='import')
+    client = people['admin'].http_client
+
+    async def ids_for(query: str) -> list[int]:
+        response = await client.get(f'/api/jobs?{query}')
+        assert response.status_code == 200, response.text
+        return [row['id'] for row in response.json()['rows']]
+
+    assert await ids_for('status=failed') == [nightly]
+    assert await ids_for('status=completed') == [weekly]
+    assert await ids_for('run_by=ann') == [running, nightly]
+    assert await ids_for('run_by=nobody') == []
+    assert await ids_for('job=Test%20Steps&category=import') == [running]
+    assert await ids_for('q=REPORT') == [weekly]  # case-insensitive
+    assert await ids_for('q=100%25') == [nightly]  # % is a literal, not a wildcard
+    assert await ids_for(f'q={running}') == [running]  # a number also finds the job id
+    assert await ids_for('since=2000-01-01&until=2999-12-31') == [running, weekly, nightly]
+    assert await ids_for('until=2000-01-01') == []
+    assert await ids_for('status=completed&run_by=ann') == []
+    # a user's filters never widen what they may see
+    assert [row['id'] for row in (await people['ann'].http_client.get('/api/jobs?run_by=bob')).json()['rows']] == []
+
+
+@pytest.mark.parametrize('query', ['status=done', 'since=yesterday', 'until=2026-13-01', f'q={"x" * 201}'])
+async def test_invalid_filters_answer_422(people: dict[str, User], query: str) -> None:
+    response = await people['admin'].http_client.get(f'/api/jobs?{query}')
+    assert response.status_code == 422
+    assert response.json()['detail']
