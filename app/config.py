@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.cron import crontab_trigger
+
 SECRET_FILE = 'storage_secret'
 PLACEHOLDER_SECRETS = {'changeme', 'change-me', 'secret', 'password', 'xxx'}
 MIN_SECRET_LENGTH = 16
@@ -40,6 +42,13 @@ class Settings(BaseSettings):
                 f'JOBS_STORAGE_SECRET must be at least {MIN_SECRET_LENGTH} characters and not a placeholder'
             )
         return value
+
+    @field_validator('backup_cron', 'purge_cron', 'integrity_cron')
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if value.strip():
+            crontab_trigger(value)  # raises ValueError naming the problem
+        return value.strip()
 
     @field_validator('max_upload_mb', 'retention_days')
     @classmethod

@@ -84,3 +84,11 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
         yield built
     finally:
         await built.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark browser tests and run them last: Playwright's sync API leaves an event loop behind."""
+    for item in items:
+        if f'{Path("tests") / "e2e"}' in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+    items.sort(key=lambda item: item.get_closest_marker('e2e') is not None)

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 
 from app.config import Settings
+from app.cron import crontab_trigger
 from app.jobs.context import JobContext, describe_error
 from app.jobs.events import ChangeFeed, DetailChanged, JobChanged
 from app.jobs.registry import Registry
@@ -24,6 +24,10 @@ from app.storage.models import Status
 T = TypeVar('T')
 log = logging.getLogger('app.jobs')
 SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class AlreadyRunning(RuntimeError):
+    """An exclusive launch found a job of the same type running."""
 
 
 class JobService:
@@ -41,6 +45,7 @@ class JobService:
         self.scheduler = AsyncIOScheduler(job_defaults={'misfire_grace_time': None, 'coalesce': True})
         self._running: dict[int, asyncio.Task[None]] = {}
         self._running_types: dict[int, str] = {}
+        self._launching: set[str] = set()
 
     def start(self) -> None:
         """Fail what a crash left In Progress, then start the scheduler (on the running loop)."""
@@ -70,39 +75,54 @@ class JobService:
         run_at: str,
         params: dict[str, Any] | None = None,
         input_files: Sequence[queries.NewFile] = (),
+        exclusive: bool = False,
     ) -> int:
-        """Record a job (In Progress, now) with its inputs and hand it to the scheduler; returns its id."""
+        """Record a job (In Progress, now) with its inputs and hand it to the scheduler; returns its id.
+
+        With ``exclusive``, raises AlreadyRunning when a job of this type is running or being launched.
+        """
         kind = self.registry.get(job_type)
-        row = await self.db(
-            queries.create_job,
-            job_type=kind.key,
-            name=kind.name,
-            category=kind.category,
-            description=description,
-            run_by_id=run_by_id,
-            run_at=run_at,
-            params=params or {},
-            input_files=input_files,
-        )
+        if exclusive:
+            if self.is_running(job_type):
+                raise AlreadyRunning(f'{kind.name} is already running')
+            self._launching.add(job_type)  # reserved before the first await, so two launches cannot both pass
+        try:
+            row = await self.db(
+                queries.create_job,
+                job_type=kind.key,
+                name=kind.name,
+                category=kind.category,
+                description=description,
+                run_by_id=run_by_id,
+                run_at=run_at,
+                params=params or {},
+                input_files=input_files,
+            )
+            job_id: int = row['id']
+            self._running_types[job_id] = kind.key
+        finally:
+            if exclusive:
+                self._launching.discard(job_type)
         self.publish_row(row, run_by_id)
-        job_id: int = row['id']
-        self._running_types[job_id] = kind.key
         self.scheduler.add_job(self._run, args=[job_id, kind.key, run_by_id, params or {}], id=f'job-{job_id}')
         return job_id
 
     def is_running(self, job_type: str) -> bool:
         """Whether a job of this type is running in this process."""
-        return job_type in self._running_types.values()
+        return job_type in self._launching or job_type in self._running_types.values()
 
     def schedule(self, job_type: str, cron: str, *, run_by_id: int, run_at: str, description: str) -> None:
         """Launch ``job_type`` on a crontab schedule (minute hour day month weekday), run by ``run_by_id``."""
-        trigger = CronTrigger.from_crontab(cron, timezone='UTC')
 
         async def launch_scheduled() -> None:
-            if not self.is_running(job_type):
-                await self.launch(job_type, description=description, run_by_id=run_by_id, run_at=run_at)
+            try:
+                await self.launch(job_type, description=description, run_by_id=run_by_id, run_at=run_at, exclusive=True)
+            except AlreadyRunning:
+                log.info('scheduled %s skipped: the previous run is still going', job_type)
 
-        self.scheduler.add_job(launch_scheduled, trigger, id=f'schedule-{job_type}', replace_existing=True)
+        self.scheduler.add_job(
+            launch_scheduled, crontab_trigger(cron), id=f'schedule-{job_type}', replace_existing=True
+        )
 
     def next_run(self, job_type: str) -> Any:
         scheduled = self.scheduler.get_job(f'schedule-{job_type}')

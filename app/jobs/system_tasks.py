@@ -1,23 +1,12 @@
-"""System tasks: Database Backup, Purge Old Jobs, Storage Integrity Check."""
+"""System tasks: Database Backup, Purge Old Jobs, Storage Integrity Check (scheduled from the settings)."""
 
 from __future__ import annotations
 
-from app.jobs.context import JobContext
+from app.jobs.backup import run_backup
+from app.jobs.integrity import run_integrity_check
+from app.jobs.purge import run_purge
 from app.jobs.registry import JobType
 from app.storage.models import Category
-
-
-async def run_backup(ctx: JobContext) -> None:
-    raise NotImplementedError('Database Backup is not implemented yet')
-
-
-async def run_purge(ctx: JobContext) -> None:
-    raise NotImplementedError('Purge Old Jobs is not implemented yet')
-
-
-async def run_integrity_check(ctx: JobContext) -> None:
-    raise NotImplementedError('Storage Integrity Check is not implemented yet')
-
 
 DATABASE_BACKUP = JobType(
     key='database_backup',

@@ -1,13 +1,32 @@
-"""/settings/maintenance/tasks (admins only): system tasks with their schedule and "Run now"."""
+"""/settings/maintenance/tasks (admins only): system tasks with their schedule, last run and "Run now"."""
 
 from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
 
 from fastapi.responses import RedirectResponse
 from nicegui import ui
 
+from app.jobs.registry import JobType
+from app.jobs.service import AlreadyRunning
+from app.jobs.system_tasks import TASKS
 from app.pages.auth import current_user
-from app.pages.layout import TASKS_PATH, frame
+from app.pages.data import fetch
+from app.pages.job_detail import STATUS_CSS, STATUS_ICON, STATUS_TEXT
+from app.pages.job_list import grid_assets
+from app.pages.layout import JOBS_PATH, TASKS_PATH, frame
+from app.pages.live import LiveUpdates
 from app.services import Services
+from app.storage import maintenance
+
+log = logging.getLogger('app.pages')
+STATE_INTERVAL = 1.0  # seconds; next run and "is it running" are in-memory look-ups, cheap to poll
+NOT_SHOWN = object()
+DAY_NAMES = ('Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday')
 
 
 def register(services: Services) -> None:
@@ -16,6 +35,151 @@ def register(services: Services) -> None:
         user = await current_user(services)
         if user is None:
             return RedirectResponse(f'/login?redirect_to={TASKS_PATH}')
+        if not user.is_admin:  # answered exactly like a page that does not exist
+            ui.context.client.status_code = 404
+            with frame('Not found', user):
+                ui.label('This page does not exist, or you may not see it.')
+                ui.link('Back to Job Management', JOBS_PATH)
+            return None
+        grid_assets()  # status icon styles and <time class="local-time"> conversion
+        tasks = [services.registry.get(task.key) for task in TASKS]
+        latest = await fetch(maintenance.latest_jobs, services.engine, viewer=user, job_types=[t.key for t in tasks])
+
+        async def run_now(task: JobType) -> None:
+            admin = await current_user(services)  # the role may have changed since the page was built
+            if admin is None or not admin.is_admin or admin.id is None:
+                ui.notify('Only admins may run system tasks', type='negative')
+                return
+            rows[task.key].show_running(True)
+            try:
+                # exclusive: two admins clicking at once, or a click racing the schedule, still start one job
+                job_id = await services.jobs.launch(
+                    task.key, description=task.summary, run_by_id=admin.id, run_at=TASKS_PATH, exclusive=True
+                )
+            except AlreadyRunning:
+                ui.notify(f'{task.name} is already running', type='warning')
+                return
+            except Exception as error:
+                log.exception('could not start %s', task.name)
+                ui.notify(f'{task.name} could not be started: {error}', type='negative')
+                show_state()
+                return
+            ui.notify(f'{task.name} started as job {job_id}', type='positive')
+
         with frame('System Tasks', user):
-            ui.label('Coming soon')
+            ui.label('Scheduled runs are run by the user "system". Times are shown in your local time.') \
+                .classes('text-body2 text-grey-8')  # fmt: skip
+            rows = {task.key: TaskRow(task, services.schedules.get(task.key, ''), run_now) for task in tasks}
+        by_name = {task.name: task.key for task in tasks}
+
+        def show_state() -> None:
+            for key, row in rows.items():
+                row.show_running(services.jobs.is_running(key))
+                row.show_next_run(services.jobs.next_run(key))
+
+        def on_flush(changed: dict[int, dict[str, Any]], _details: set[int]) -> None:
+            for job_row in sorted(changed.values(), key=lambda r: r['id']):
+                if job_row['job'] in by_name:
+                    rows[by_name[job_row['job']]].show_last_run(job_row)
+            show_state()
+
+        for key, row in rows.items():
+            row.show_last_run(latest.get(key))
+        show_state()
+        LiveUpdates(services, user, on_flush)
+        ui.timer(STATE_INTERVAL, show_state)
         return None
+
+
+class TaskRow:
+    """One system task: name, description, schedule, next and last run, and its "Run now" button."""
+
+    def __init__(self, task: JobType, cron: str, run_now: Callable[[JobType], Awaitable[None]]) -> None:
+        self._last_id = 0
+        self._running: bool | None = None
+        self._next_run: object = NOT_SHOWN
+        with ui.card().classes('w-full').mark(f'task-{task.key}'):
+            with ui.row().classes('w-full items-center gap-6'):
+                with ui.column().classes('gap-1 min-w-[260px] flex-[2]'):
+                    ui.html(f'<h2 class="text-subtitle1 text-weight-medium q-my-none">{html.escape(task.name)}</h2>',
+                            sanitize=False)  # fmt: skip
+                    ui.label(task.summary).classes('text-body2 text-grey-8')
+                with _cell('Schedule'):
+                    ui.label(describe_schedule(cron)).tooltip(f'cron: {cron}' if cron.strip() else 'No cron set')
+                with _cell('Next run'):
+                    self.next_run = ui.html('', sanitize=False)
+                with _cell('Last run'):
+                    self.last_run = ui.row().classes('items-center gap-x-2 gap-y-0')
+                self.button = ui.button('Run now', icon='play_arrow', on_click=lambda: run_now(task)).props('no-caps')
+                self.button.mark(f'run-{task.key}')
+
+    def show_last_run(self, row: dict[str, Any] | None) -> None:
+        """Show the newest job of this task (older rows arriving late are ignored)."""
+        if row is not None and row['id'] < self._last_id:
+            return
+        self.last_run.clear()
+        with self.last_run:
+            if row is None:
+                ui.label('Never').classes('text-grey-7')
+                return
+            self._last_id = row['id']
+            text = STATUS_TEXT.get(row['status'], row['status'])
+            ui.icon(STATUS_ICON.get(row['status'], 'help')) \
+                .classes(f'job-status job-status--{STATUS_CSS.get(row["status"], "failed")}') \
+                .props(f'role=img aria-label="{text}" title="{text}"')  # fmt: skip
+            ui.link(f'Job {row["id"]}', f'{JOBS_PATH}/{row["id"]}').classes('whitespace-nowrap')
+            when = row['ended_at'] or row['started_at']
+            ui.html(f'<time class="local-time text-caption text-grey-8" datetime="{when}">{when}</time>',
+                    sanitize=False).classes('basis-full')  # fmt: skip
+
+    def show_running(self, running: bool) -> None:
+        if running == self._running:
+            return
+        self._running = running
+        self.button.set_text('Running…' if running else 'Run now')
+        self.button.props(f'icon={"hourglass_top" if running else "play_arrow"}')
+        self.button.set_enabled(not running)
+
+    def show_next_run(self, when: datetime | None) -> None:
+        if when == self._next_run:
+            return
+        self._next_run = when
+        if when is None:
+            self.next_run.set_content('<span class="text-grey-7">Not scheduled</span>')
+        else:
+            iso = when.isoformat()
+            self.next_run.set_content(f'<time class="local-time" datetime="{iso}">{iso}</time>')
+
+
+def _cell(caption: str) -> ui.column:
+    column = ui.column().classes('gap-0 min-w-[150px] flex-1')
+    with column:
+        ui.label(caption).classes('text-caption text-weight-medium text-grey-7')
+    return column
+
+
+def describe_schedule(cron: str) -> str:
+    """A crontab line (minute hour day month weekday, UTC) in words, for the common shapes."""
+    fields = cron.split()
+    if not fields:
+        return 'Not scheduled'
+    if len(fields) == 5:
+        minute, hour, day, month, weekday = fields
+        if minute.isdigit() and hour.isdigit():
+            at = f'{int(hour):02d}:{int(minute):02d} UTC'
+            if day == month == weekday == '*':
+                return f'Daily at {at}'
+            if day == month == '*' and _weekday(weekday):
+                return f'Weekly on {_weekday(weekday)} at {at}'
+            if month == weekday == '*' and day.isdigit():
+                return f'Monthly on day {day} at {at}'
+        if minute.isdigit() and hour == day == month == weekday == '*':
+            return f'Hourly at minute {minute}'
+    return f'cron "{cron}" (UTC)'
+
+
+def _weekday(field: str) -> str | None:
+    """The day a crontab weekday field names (0 and 7 are Sunday, or ``sun``...``sat``), else None."""
+    if field.isdigit():
+        return DAY_NAMES[int(field) % 7] if int(field) <= 7 else None
+    return next((name for name in DAY_NAMES if name[:3].lower() == field.lower()), None)

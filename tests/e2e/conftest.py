@@ -28,7 +28,6 @@ CHROMIUM_ARGS = [
     '--disable-sync',
 ]
 
-pytestmark = pytest.mark.e2e
 
 
 @dataclass
