@@ -68,8 +68,16 @@ def _register_test_routes() -> None:
         user = await current_user(services)
         assert user is not None and user.id is not None
         for number in range(count):
-            row = queries.create_job(services.engine, job_type='test_steps', name='Test Steps', category='general',
-                                     description=f'seeded {number}', run_by_id=user.id, run_at='/', params={})  # fmt: skip
+            row = queries.create_job(
+                services.engine,
+                job_type='test_steps',
+                name='Test Steps',
+                category='general',
+                description=f'seeded {number}',
+                run_by_id=user.id,
+                run_at='/',
+                params={},
+            )
             queries.finish_job(services.engine, job_id=row['id'])
         return {'count': count}
 

@@ -2,15 +2,191 @@
 
 from __future__ import annotations
 
-from app.jobs.context import JobContext
+import asyncio
+import csv
+import functools
+import io
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path, PurePath
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from app.jobs import contacts_csv
+from app.jobs.contacts_csv import ERROR_HEADER, FileProblem, Summary
+from app.jobs.context import JobContext, describe_error
 from app.jobs.registry import JobType
+from app.jobs.reports import CsvReport, safe_cell
+from app.storage.contacts import ContactData, upsert_contacts
 from app.storage.models import Category
+
+T = TypeVar('T')
+BATCH_SIZE = 5000  # contacts per transaction: big enough to be fast, small enough to keep other writers moving
+RESULT_HEADER = ('line', 'email', 'action', 'contact_id')
+log = logging.getLogger('app.jobs')
+
+
+class Stopped(Exception):
+    """The job was cancelled (server shutdown) while a worker thread was still busy with it."""
+
+
+@dataclass
+class Work:
+    """Temp files of one import run and a flag that tells worker threads to stop."""
+
+    ctx: JobContext
+    stop: threading.Event = field(default_factory=threading.Event)
+    temps: list[Path] = field(default_factory=list)
+
+    def temp(self) -> Path:
+        path = self.ctx.temp_path()
+        self.temps.append(path)
+        return path
+
+    def progress(self, done: int, total: int) -> None:
+        """Progress from a worker thread, which is also where it learns that it should stop."""
+        if self.stop.is_set():
+            raise Stopped
+        self.ctx.progress(done, total)
+
+    async def blocking(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``function`` in a worker thread; if the job is cancelled meanwhile, tell the thread to stop."""
+        try:
+            return await self.ctx.run_blocking(functools.partial(function, *args, **kwargs))
+        except asyncio.CancelledError:
+            self.stop.set()
+            raise
+
+    def discard(self) -> None:
+        """Delete the temp files not handed over to the store."""
+        for path in self.temps:
+            path.unlink(missing_ok=True)
 
 
 async def run_contacts_import(ctx: JobContext) -> None:
-    raise NotImplementedError('Contacts import is not implemented yet')
+    """Import the job's one input CSV: read, validate, upsert by e-mail, then write the reports."""
+    inputs = await ctx.input_files()
+    if len(inputs) != 1:
+        raise RuntimeError('A contacts import needs exactly one input file')
+    stem = report_stem(inputs[0].filename)
+    work = Work(ctx)
+    try:
+        await _import(ctx, work, ctx.path_of(inputs[0]), stem)
+    finally:
+        await ctx.run_blocking(work.discard)
+
+
+async def _import(ctx: JobContext, work: Work, source: Path, stem: str) -> None:
+    valid, errors, result = work.temp(), work.temp(), work.temp()
+    try:
+        async with ctx.subtask('Read file') as step:
+            layout = await work.blocking(contacts_csv.inspect_file, source, limit=ctx.settings.max_upload_bytes)
+            step.message = f'{layout.size:,} bytes; columns: {", ".join(layout.columns)}'
+        async with ctx.subtask('Validate rows') as step:
+            summary = await work.blocking(
+                contacts_csv.validate_rows, source, layout, valid=valid, errors=errors, progress=work.progress
+            )
+            if summary.rejected:
+                step.fail(rejected_message(summary))
+            else:
+                step.message = f'{summary.records} rows valid'
+    except FileProblem as problem:  # the subtask it came from is already marked Failed with it
+        await _report_file_problem(ctx, stem, str(problem))
+        return
+
+    write_error: str | None = None
+    async with ctx.subtask('Write contacts') as step:
+        try:
+            created, updated = await work.blocking(
+                write_contacts, ctx.engine, valid, result, total=summary.valid, progress=work.progress
+            )
+            step.message = f'{created} created, {updated} updated'
+        except Exception as error:  # what was committed stays; the reports still tell what happened
+            log.exception('job %s: writing contacts failed', ctx.job_id)
+            write_error = f'Writing contacts failed: {describe_error(error)}'
+            step.fail(write_error)
+
+    async with ctx.subtask('Write reports') as step:
+        names = [f'{stem}-result.csv']
+        await ctx.add_output(names[0], result)
+        if summary.problems:
+            names.append(f'{stem}-errors.csv')
+            await ctx.add_error_report(names[1], errors)
+        step.message = ', '.join(names)
+    if write_error is not None:
+        ctx.fail(write_error)
+    elif summary.rejected:
+        ctx.fail(rejected_message(summary))
+
+
+async def _report_file_problem(ctx: JobContext, stem: str, message: str) -> None:
+    """A file that cannot be imported at all: a one-line error report (line 0) and a Failed job."""
+    async with ctx.subtask('Write reports') as step:
+        await ctx.add_error_report(f'{stem}-errors.csv', file_problem_report(message))
+        step.message = f'{stem}-errors.csv'
+    ctx.fail(message)
+
+
+def rejected_message(summary: Summary) -> str:
+    return f'{summary.rejected} of {summary.records} rows rejected'
+
+
+def write_contacts(
+    engine: sa.Engine, valid: Path, result: Path, *, total: int, progress: Callable[[int, int], None]
+) -> tuple[int, int]:
+    """Upsert the validated rows, one transaction per batch, listing each in ``result``; returns (created, updated)."""
+    created = done = 0
+    progress(0, total)
+    report = CsvReport(result, RESULT_HEADER)
+    try:
+        with valid.open(newline='', encoding='utf-8') as file:
+            for batch in _batches(csv.reader(file), BATCH_SIZE):
+                contacts = [
+                    ContactData(name, email, phone or None, company or None) for _, name, email, phone, company in batch
+                ]
+                outcomes = upsert_contacts(engine, contacts=contacts)
+                report.write(
+                    (row[0], contact.email, 'created' if outcome.created else 'updated', outcome.contact_id)
+                    for row, contact, outcome in zip(batch, contacts, outcomes, strict=True)
+                )
+                created += sum(outcome.created for outcome in outcomes)
+                done += len(batch)
+                progress(done, total)
+    finally:
+        report.close()
+    return created, done - created
+
+
+def file_problem_report(message: str) -> bytes:
+    """The error report of a file that cannot be read: one line with line 0 and no column or value."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(ERROR_HEADER)
+    writer.writerow([0, '', '', safe_cell(message)])
+    return buffer.getvalue().encode()
+
+
+def report_stem(filename: str) -> str:
+    """The uploaded file's name without directories or extension, as used for the report names."""
+    name = PurePath(filename.replace('\\', '/')).name
+    stem = name.rsplit('.', 1)[0] if '.' in name.lstrip('.') else name
+    return stem.strip(' .') or 'contacts'
+
+
+def _batches(rows: Iterable[list[str]], size: int) -> Iterator[list[list[str]]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 CONTACTS_IMPORT = JobType(
-    key='contacts_import', name='Contacts Import', category=Category.IMPORT, run=run_contacts_import
+    key='contacts_import',
+    name='Contacts Import',
+    category=Category.IMPORT,
+    run=run_contacts_import,
+    summary='Import contacts from an uploaded CSV file',
 )

@@ -1,13 +1,41 @@
-"""/imports: upload a contacts CSV and follow the import job it starts."""
+"""/imports: upload a contacts CSV; the upload starts the import job, which the page then follows live."""
 
 from __future__ import annotations
 
+import unicodedata
+from typing import Any
+
 from fastapi.responses import RedirectResponse
-from nicegui import ui
+from nicegui import events, ui
 
 from app.pages.auth import current_user
-from app.pages.layout import IMPORTS_PATH, frame
+from app.pages.data import fetch
+from app.pages.layout import IMPORTS_PATH, JOBS_PATH, frame
+from app.pages.live import LiveUpdates
 from app.services import Services
+from app.storage.contacts import count_contacts, recent_contacts
+from app.storage.files import FileTooLarge
+from app.storage.jobs import NewFile
+from app.storage.models import FileRole, Status, User
+
+EXAMPLE_CSV = (
+    b'name,email,phone,company\r\n'
+    b'Ada Lovelace,ada@example.org,+44 20 7946 0000,Analytical Engines Ltd\r\n'
+    b'Grace Hopper,grace@example.org,(555) 010-0199,\r\n'
+    b'Alan Turing,alan@example.org,,Bletchley Park\r\n'
+)
+DEFAULT_FILENAME = 'upload.csv'
+MAX_FILENAME = 100
+RECENT_CONTACTS = 10
+REJECTED_JS = '(entries) => emit(entries.map(e => ({reason: e.failedPropValidation, name: e.file && e.file.name})))'
+STATUS_TEXT = {Status.IN_PROGRESS: 'In Progress', Status.COMPLETED: 'Completed', Status.FAILED: 'Failed'}
+INSTRUCTIONS = """
+Upload a CSV file (UTF-8, comma-separated) whose first line names the columns:
+**name** (required), **email** (required, once per file), **phone** and **company** (optional).
+Column names may be in any case and order; other columns are ignored. A contact whose e-mail already exists
+is updated, otherwise it is created. Rows with problems are listed in an error report; the other rows are still
+imported. Choosing a file starts the import.
+"""
 
 
 def register(services: Services) -> None:
@@ -17,5 +45,159 @@ def register(services: Services) -> None:
         if user is None:
             return RedirectResponse(f'/login?redirect_to={IMPORTS_PATH}')
         with frame('Contacts Import', user):
-            ui.label('Coming soon')
+            view = ImportView(services, user)
+        await view.contacts.refresh()
+        LiveUpdates(services, user, view.show_changes)
         return None
+
+
+class ImportView:
+    """The upload, the jobs it started (newest first) and the contacts list."""
+
+    def __init__(self, services: Services, user: User) -> None:
+        self.services = services
+        self.user = user
+        self.jobs: dict[int, JobStatus] = {}
+        limit_mb = services.settings.max_upload_mb
+        ui.markdown(INSTRUCTIONS).classes('max-w-3xl')
+        ui.button('Download example CSV', icon='download', on_click=download_example).props('outline no-caps')
+        self.upload = (
+            ui.upload(
+                label=f'Contacts CSV file (at most {limit_mb} MB)',
+                auto_upload=True,
+                max_file_size=services.settings.max_upload_bytes,
+                on_upload=self.start_import,
+            )
+            .props('accept=.csv,text/csv')
+            .classes('w-full max-w-xl')
+            .mark('upload')
+        )
+        # Quasar says which check refused a file; File objects do not serialize, so send only what we show.
+        self.upload.on('rejected', self.explain_rejection, js_handler=REJECTED_JS)
+        self.problem = ui.label().classes('text-negative').mark('upload-problem')
+        self.problem.set_visibility(False)
+        self.job_list = ui.column().classes('w-full gap-2')
+        self.contacts = ContactList(services)
+
+    async def start_import(self, event: events.UploadEventArguments) -> None:
+        """Stream the upload into the file store, then launch the import job on it."""
+        filename = display_name(event.file.name)
+        settings = self.services.settings
+        try:
+            stored = await self.services.files.save_stream(event.file.iterate(), limit=settings.max_upload_bytes)
+        except FileTooLarge as error:
+            self.show_problem(f'{filename} was not imported: {error}.')
+            return
+        finally:
+            self.upload.reset()  # ready for the next file
+        assert self.user.id is not None
+        job_id = await self.services.jobs.launch(
+            'contacts_import',
+            description=f'Import of {filename}',
+            run_by_id=self.user.id,
+            run_at=IMPORTS_PATH,
+            input_files=[NewFile(role=FileRole.INPUT, filename=filename, stored=stored)],
+        )
+        self.problem.set_visibility(False)
+        with self.job_list:
+            self.jobs[job_id] = JobStatus(job_id, filename)
+        self.jobs[job_id].card.move(self.job_list, target_index=0)
+
+    def explain_rejection(self, event: events.GenericEventArguments) -> None:
+        """The browser refused a file before uploading it (too large, or not a .csv file)."""
+        entries = event.args if isinstance(event.args, list) and event.args else [{}]
+        entry = entries[0] if isinstance(entries[0], dict) else {}
+        filename = display_name(entry.get('name'))
+        if entry.get('reason') == 'max-file-size':
+            limit = self.services.settings.max_upload_mb
+            self.show_problem(f'{filename} was not imported: The file is larger than the limit of {limit} MB.')
+        else:
+            self.show_problem(f'{filename} was not imported: choose a .csv file.')
+
+    def show_problem(self, message: str) -> None:
+        self.problem.text = message
+        self.problem.set_visibility(True)
+        ui.notify(message, type='negative')
+
+    async def show_changes(self, rows: dict[int, dict[str, Any]], _details: set[int]) -> None:
+        """Live updates: the jobs started here show their progress; a finished one refreshes the contacts."""
+        finished = False
+        for job_id, row in rows.items():
+            if job_id in self.jobs:
+                self.jobs[job_id].show(row)
+                finished = finished or row['status'] != Status.IN_PROGRESS
+        if finished:
+            await self.contacts.refresh()
+
+
+class JobStatus:
+    """One started import: a link to its detail page, its status and progress."""
+
+    def __init__(self, job_id: int, filename: str) -> None:
+        with ui.card().classes('w-full max-w-xl gap-1') as self.card:
+            with ui.row().classes('items-center gap-3 no-wrap w-full'):
+                ui.link(f'View job {job_id}', f'{JOBS_PATH}/{job_id}').mark(f'job-{job_id}')
+                ui.label(f'Import of {filename}').classes('text-grey-8 ellipsis')
+            with ui.row().classes('items-center gap-2'):
+                self.spinner = ui.spinner(size='sm')
+                self.icon = ui.icon('check_circle', size='sm').props('aria-hidden=true')  # the label says it
+                self.icon.set_visibility(False)
+                self.status = ui.label(STATUS_TEXT[Status.IN_PROGRESS]).mark(f'job-{job_id}-status')
+                self.counts = ui.label().classes('text-caption text-grey-8')
+            self.bar = ui.linear_progress(value=0, show_value=False).props('instant-feedback')
+            self.error = ui.label().classes('text-negative')
+
+    def show(self, row: dict[str, Any]) -> None:
+        running = row['status'] == Status.IN_PROGRESS
+        done, total = row['progress_done'], row['progress_total']
+        self.status.text = STATUS_TEXT.get(row['status'], row['status'])
+        self.spinner.set_visibility(running)
+        self.icon.set_visibility(not running)
+        failed = row['status'] == Status.FAILED
+        self.icon.name, self.icon.props['color'] = ('cancel', 'negative') if failed else ('check_circle', 'positive')
+        self.bar.set_visibility(running)
+        self.bar.value = done / total if total else 0
+        self.counts.text = f'{done:,} of {total:,}' if running and total else ''
+        self.error.text = row['error'] or ''
+
+
+class ContactList:
+    """How many contacts there are and the most recently imported or updated ones."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        with ui.card().classes('w-full max-w-3xl'):
+            ui.html('<h2 class="text-h6 q-my-none">Contacts</h2>', sanitize=False)
+            self.total = ui.label().mark('contact-count')
+            columns = [
+                {'name': 'name', 'label': 'Name', 'field': 'name', 'align': 'left'},
+                {'name': 'email', 'label': 'E-mail', 'field': 'email', 'align': 'left'},
+                {'name': 'company', 'label': 'Company', 'field': 'company', 'align': 'left'},
+            ]
+            self.table = ui.table(columns=columns, rows=[], row_key='email').props('flat dense').classes('w-full')
+
+    async def refresh(self) -> None:
+        engine = self.services.engine
+        total = await fetch(count_contacts, engine)
+        recent = await fetch(recent_contacts, engine, limit=RECENT_CONTACTS)
+        self.total.text = f'{total:,} contact{"" if total == 1 else "s"}' + (
+            f'; the {len(recent)} most recently imported or updated:' if recent else ''
+        )
+        self.table.rows = [{'name': c.name, 'email': c.email, 'company': c.company or ''} for c in recent]
+        self.table.update()
+
+
+def download_example() -> None:
+    ui.download.content(EXAMPLE_CSV, 'contacts-example.csv', 'text/csv')
+
+
+def display_name(raw: str | None) -> str:
+    """The user's file name made safe to show and store: no directories or control characters, limited length."""
+    name = (raw or '').replace('\\', '/').rsplit('/', 1)[-1]
+    # Cc: control characters; Cf: invisible formatting such as right-to-left overrides that disguise extensions.
+    name = ''.join(char for char in name if unicodedata.category(char) not in ('Cc', 'Cf')).strip().lstrip('.')
+    if len(name) > MAX_FILENAME:
+        _stem, dot, extension = name.rpartition('.')
+        keep = dot + extension if dot and len(extension) <= 10 else ''
+        name = name[: MAX_FILENAME - len(keep)].rstrip() + keep
+    return name or DEFAULT_FILENAME

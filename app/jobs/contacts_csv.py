@@ -1,0 +1,217 @@
+"""The contacts CSV rules, without a database: file checks, the header, row validation, streamed in one pass."""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from app.jobs.reports import CsvReport
+
+COLUMNS = ('name', 'email', 'phone', 'company')
+REQUIRED = ('name', 'email')
+ERROR_HEADER = ('line', 'column', 'value', 'error')
+MAX_TEXT = 200
+MB = 1024 * 1024
+CHUNK = MB
+PROGRESS_EVERY = 1000  # records between progress reports
+PHONE = re.compile(r'[0-9 +\-()]{7,20}')
+_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_LABEL = r'[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?'  # letters and digits, inner hyphens
+EMAIL = re.compile(rf'{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[^\W\d_]{{2,}}|xn--[\w-]+)')
+
+Progress = Callable[[int, int], None]
+
+
+class FileProblem(ValueError):
+    """The file as a whole cannot be imported; the message tells the person who uploaded it why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What the first pass learned: the column of each contract field and about how many lines there are."""
+
+    columns: dict[str, int]
+    size: int
+    lines: int
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        """The cell index of each of COLUMNS; an absent column gets an index past any row, so it reads as ''."""
+        return tuple(self.columns.get(name, sys.maxsize) for name in COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    column: str
+    value: str
+    error: str
+
+
+@dataclass(slots=True)
+class Summary:
+    records: int = 0  # non-blank data records
+    rejected: int = 0
+    problems: int = 0
+
+    @property
+    def valid(self) -> int:
+        return self.records - self.rejected
+
+
+def inspect_file(path: Path, *, limit: int) -> Layout:
+    """Check size, binary data and UTF-8 in one streaming pass, then map the header; raises FileProblem."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise FileProblem('The uploaded file is missing from the file store') from None
+    if size > limit:
+        raise FileProblem(f'The file is larger than the limit of {limit // MB} MB')
+    lines = _check_text(path)
+    with open_text(path) as file:
+        for _line, cells in records(file):
+            return Layout(columns=map_header(cells), size=size, lines=lines)
+    raise FileProblem('The file is empty')
+
+
+def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, progress: Progress) -> Summary:
+    """Check every record: valid ones go to ``valid`` (line, name, email, phone, company), problems to ``errors``.
+
+    Streams, so memory stays flat however long the file is; only the e-mails seen so far are kept.
+    """
+    summary = Summary()
+    seen: dict[str, int] = {}  # e-mail -> line that claimed it
+    total, last, positions = layout.lines, 0, layout.positions
+    report = CsvReport(errors, ERROR_HEADER)
+    try:
+        with open_text(path) as file, valid.open('w', newline='', encoding='utf-8') as valid_file:
+            writer = csv.writer(valid_file)
+            rows = records(file)
+            next(rows, None)  # the header, mapped by inspect_file
+            for line, cells in rows:
+                values = [cells[index] if index < len(cells) else '' for index in positions]
+                problems = check_record(values, line, seen)
+                summary.records += 1
+                if problems:
+                    summary.rejected += 1
+                    summary.problems += len(problems)
+                    report.write((line, p.column, p.value, p.error) for p in problems)
+                else:
+                    name, email, phone, company = values
+                    writer.writerow([line, name, email.lower(), phone, company])
+                if summary.records % PROGRESS_EVERY == 0:
+                    total = max(total, line)
+                    progress(line, total)
+                last = line
+    finally:
+        report.close()
+    if summary.records == 0:
+        raise FileProblem('The file has a header but no data rows')
+    total = max(total, last)
+    progress(total, total)
+    return summary
+
+
+def check_record(values: Sequence[str], line: int, seen: dict[str, int]) -> list[Problem]:
+    """The problems of one record (values in COLUMNS order); a valid e-mail not seen before is claimed for ``line``."""
+    name, email, phone, company = values
+    problems: list[Problem] = []
+    if not name:
+        problems.append(Problem('name', name, 'Name is required'))
+    elif len(name) > MAX_TEXT:
+        problems.append(Problem('name', name, f'Name is longer than {MAX_TEXT} characters'))
+    address = email.lower()
+    if not email:
+        problems.append(Problem('email', email, 'E-mail is required'))
+    elif not is_email(address):
+        problems.append(Problem('email', email, 'Not a valid e-mail address'))
+    elif address in seen:
+        problems.append(Problem('email', email, f'Duplicate e-mail address: already used on line {seen[address]}'))
+    else:
+        seen[address] = line
+    if phone and not PHONE.fullmatch(phone):
+        problems.append(Problem('phone', phone, 'Phone must be 7 to 20 characters of digits, spaces and + - ( )'))
+    if len(company) > MAX_TEXT:
+        problems.append(Problem('company', company, f'Company is longer than {MAX_TEXT} characters'))
+    return problems
+
+
+def is_email(address: str) -> bool:
+    """A pragmatic address check: dot-atom local part (at most 64 characters), a domain with a real TLD."""
+    local = address.rpartition('@')[0]
+    return len(address) <= 254 and len(local) <= 64 and EMAIL.fullmatch(address) is not None
+
+
+def map_header(cells: list[str]) -> dict[str, int]:
+    """The column index of each contract field in a header row (names trimmed, any case); unknown ones ignored."""
+    columns: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        name = cell.lower()
+        if name in COLUMNS:
+            if name in columns:
+                raise FileProblem(f'The header names the column "{name}" more than once')
+            columns[name] = index
+    if not columns and len(cells) == 1 and (';' in cells[0] or '\t' in cells[0]):
+        raise FileProblem('The file is not comma-separated: separate the columns with commas')
+    if not columns and any('@' in cell for cell in cells):  # an e-mail address on line 1: data, not a header
+        raise FileProblem('The file has no header row: its first line must name the columns, e.g. name,email,phone')
+    missing = [f'"{name}"' for name in REQUIRED if name not in columns]
+    if missing:
+        raise FileProblem(f'The header has no {" or ".join(missing)} column')
+    return columns
+
+
+def open_text(path: Path) -> IO[str]:
+    """The file as text for the csv module; ``utf-8-sig`` drops a BOM, ``newline=''`` keeps quoted newlines."""
+    return path.open(encoding='utf-8-sig', newline='')
+
+
+def records(file: IO[str]) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank records with the line each starts on (the header is line 1) and their values trimmed.
+
+    A record whose cells are all empty (a blank line, or Excel's trailing ``,,,``) counts as blank.
+    """
+    reader = csv.reader(file, strict=True)
+    previous = 0  # the last physical line of the previous record, blank ones included
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise FileProblem(
+                f'The file is not valid CSV: {error} (in the record starting on line {previous + 1})'
+            ) from None
+        line, previous = previous + 1, reader.line_num
+        cells = [cell.strip() for cell in row]
+        if any(cells):
+            yield line, cells
+
+
+def _check_text(path: Path) -> int:
+    """Reject NUL bytes and invalid UTF-8, chunk by chunk; returns the number of lines (for progress)."""
+    newlines, carry, last = 0, b'', b''
+    with path.open('rb') as file:
+        while chunk := file.read(CHUNK):
+            if b'\x00' in chunk:
+                raise FileProblem('The file contains binary data, not CSV text')
+            data, carry, last = carry + chunk, b'', chunk[-1:]
+            try:
+                data.decode('utf-8')
+            except UnicodeDecodeError as error:
+                # A character cut in two by the chunk boundary is completed by the next chunk.
+                if error.reason != 'unexpected end of data' or len(data) - error.start > 3:
+                    raise _not_utf8(newlines + data[: error.start].count(b'\n') + 1) from None
+                data, carry = data[: error.start], data[error.start :]
+            newlines += data.count(b'\n')
+    if carry:
+        raise _not_utf8(newlines + 1)
+    return newlines + (last != b'\n')
+
+
+def _not_utf8(line: int) -> FileProblem:
+    return FileProblem(f'The file is not UTF-8 text (invalid byte on line {line}): save it as "CSV UTF-8"')

@@ -1,0 +1,119 @@
+"""Contact queries: batched upsert by e-mail, count and the most recently changed contacts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlmodel import col, func, select
+
+from app.storage.db import session
+from app.storage.models import Contact, UTCDateTime, utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class ContactData:
+    """One validated contact to write; ``email`` is already lower-cased."""
+
+    name: str
+    email: str
+    phone: str | None = None
+    company: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    contact_id: int
+    created: bool
+
+
+def upsert_contacts(engine: sa.Engine, *, contacts: Sequence[ContactData]) -> list[Upserted]:
+    """Create or update contacts by e-mail in one transaction; returns one outcome per contact, in order.
+
+    The e-mails must be unique within ``contacts``. INSERT .. ON CONFLICT keeps concurrent imports of the same
+    addresses from failing on the unique index.
+    """
+    if not contacts:
+        return []
+    with engine.begin() as connection:
+        dialect = connection.dialect.name
+        if dialect == 'postgresql':
+            outcomes = _upsert_postgresql(connection, contacts)
+        elif dialect == 'sqlite':
+            outcomes = _upsert_sqlite(connection, contacts)
+        else:
+            raise NotImplementedError(f'Upserting contacts is not supported on {dialect}')
+    return [outcomes[contact.email] for contact in contacts]
+
+
+# Each batch is one statement with its rows in a few parameters (arrays on PostgreSQL, one JSON text on SQLite):
+# several times faster than a VALUES list the driver must build, or than binding every row's timestamps.
+_UPDATE = """
+    ON CONFLICT (email) DO UPDATE
+    SET name = excluded.name, phone = excluded.phone, company = excluded.company, updated_at = excluded.updated_at
+"""
+# ``xmax = 0`` holds for the rows this statement inserted, not for the ones it updated.
+_POSTGRESQL_UPSERT = sa.text(f"""
+    INSERT INTO contact (name, email, phone, company, created_at, updated_at)
+    SELECT name, email, phone, company, :now, :now
+    FROM unnest(:names, :emails, :phones, :companies) AS batch(name, email, phone, company)
+    {_UPDATE} RETURNING email, id, xmax = 0
+""").bindparams(
+    sa.bindparam('now', type_=UTCDateTime()),
+    *(sa.bindparam(name, type_=postgresql.ARRAY(sa.Text)) for name in ('names', 'emails', 'phones', 'companies')),
+)
+# ``WHERE true`` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
+_SQLITE_UPSERT = sa.text(f"""
+    INSERT INTO contact (name, email, phone, company, created_at, updated_at)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+           json_extract(value, '$[3]'), :now, :now
+    FROM json_each(:rows) WHERE true
+    {_UPDATE} RETURNING email, id
+""").bindparams(sa.bindparam('now', type_=UTCDateTime()))
+_SQLITE_EXISTING = sa.text(
+    "SELECT email FROM contact WHERE email IN (SELECT json_extract(value, '$[1]') FROM json_each(:rows))"
+)
+
+
+def _upsert_postgresql(connection: sa.Connection, contacts: Sequence[ContactData]) -> dict[str, Upserted]:
+    rows = connection.execute(
+        _POSTGRESQL_UPSERT,
+        {
+            'now': utcnow(),
+            'names': [c.name for c in contacts],
+            'emails': [c.email for c in contacts],
+            'phones': [c.phone for c in contacts],
+            'companies': [c.company for c in contacts],
+        },
+    )
+    return {email: Upserted(contact_id=contact_id, created=created) for email, contact_id, created in rows}
+
+
+def _upsert_sqlite(connection: sa.Connection, contacts: Sequence[ContactData]) -> dict[str, Upserted]:
+    # SQLite's RETURNING cannot tell inserted from updated rows, so look the existing ones up first.
+    batch = json.dumps([[c.name, c.email, c.phone, c.company] for c in contacts])
+    existing = set(connection.execute(_SQLITE_EXISTING, {'rows': batch}).scalars())
+    rows = connection.execute(_SQLITE_UPSERT, {'now': utcnow(), 'rows': batch})
+    return {email: Upserted(contact_id=contact_id, created=email not in existing) for email, contact_id in rows}
+
+
+def count_contacts(engine: sa.Engine) -> int:
+    """How many contacts there are."""
+    with session(engine) as db:
+        return db.exec(select(func.count()).select_from(Contact)).one()
+
+
+def recent_contacts(engine: sa.Engine, *, limit: int = 10) -> list[Contact]:
+    """The ``limit`` most recently created or updated contacts, newest first."""
+    with session(engine) as db:
+        query = select(Contact).order_by(col(Contact.updated_at).desc(), col(Contact.id).desc()).limit(limit)
+        return list(db.exec(query))
+
+
+def find_contact(engine: sa.Engine, *, email: str) -> Contact | None:
+    """The contact with this (lower-case) e-mail, if any."""
+    with session(engine) as db:
+        return db.exec(select(Contact).where(Contact.email == email)).first()

@@ -1,0 +1,128 @@
+"""The contacts CSV rules on their own: field checks, header mapping, line numbers, UTF-8 and streaming."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from app.jobs import contacts_csv
+from app.jobs.contacts_csv import (
+    COLUMNS,
+    FileProblem,
+    Problem,
+    check_record,
+    inspect_file,
+    is_email,
+    map_header,
+    records,
+)
+
+
+def problems(**values: str) -> list[tuple[str, str]]:
+    return [(p.column, p.error) for p in check_record([values.get(c, '') for c in COLUMNS], 2, {})]
+
+
+@pytest.mark.parametrize(
+    'address', ['ada@example.org', 'a.b+tag@sub.example.co.uk', "o'hara@x.io", 'josé@exämple.de', 'x@xn--p1ai.xn--p1ai']
+)
+def test_valid_email_addresses(address: str) -> None:
+    assert is_email(address)
+
+
+@pytest.mark.parametrize(
+    'address',
+    ['plain', 'a@b', 'a@b.c', 'a@@b.org', 'a b@x.org', '.a@x.org', 'a..b@x.org', 'a@-x.org', 'a@x..org', 'a@x.org.',
+     'Ada <ada@x.org>', 'a@x_y.org', 'a@x.123', 'x' * 65 + '@x.org', 'a@' + 'x' * 250 + '.org'],
+)  # fmt: skip
+def test_invalid_email_addresses(address: str) -> None:
+    assert not is_email(address)
+
+
+def test_field_limits_are_inclusive() -> None:
+    assert problems(name='n' * 200, email='a@x.org', phone='1234567', company='c' * 200) == []
+    assert problems(name='n', email='a@x.org', phone='+1 (555) 010-0199 12') == []  # 20 characters
+    assert problems(name='n' * 201, email='a@x.org', phone='123456', company='c' * 201) == [
+        ('name', 'Name is longer than 200 characters'),
+        ('phone', 'Phone must be 7 to 20 characters of digits, spaces and + - ( )'),
+        ('company', 'Company is longer than 200 characters'),
+    ]
+    assert problems(name='n', email='a@x.org', phone='1' * 21) == [
+        ('phone', 'Phone must be 7 to 20 characters of digits, spaces and + - ( )')
+    ]
+    assert problems(name='n', email='a@x.org', phone='555-CALL-NOW') != []
+
+
+def test_missing_values_and_columns_are_required_or_optional() -> None:
+    assert problems(name='', email='') == [('name', 'Name is required'), ('email', 'E-mail is required')]
+    assert problems(name='Ada', email='ada@x.org') == []  # no phone or company column at all
+
+
+def test_email_is_claimed_lower_cased_by_the_first_line() -> None:
+    seen: dict[str, int] = {}
+    assert check_record(['', 'Ada@X.org', '', ''], 2, seen) == [Problem('name', '', 'Name is required')]
+    assert seen == {'ada@x.org': 2}
+    assert check_record(['Ada', 'ADA@x.ORG', '', ''], 7, seen) == [
+        Problem('email', 'ADA@x.ORG', 'Duplicate e-mail address: already used on line 2')
+    ]
+    assert check_record(['Bad', 'bad', '', ''], 8, seen) == [Problem('email', 'bad', 'Not a valid e-mail address')]
+    assert seen == {'ada@x.org': 2}
+
+
+def test_header_names_are_trimmed_and_case_insensitive() -> None:
+    assert map_header(['id', 'EMAIL', 'Name', 'Phone', 'notes', 'COMPANY']) == {
+        'email': 1,
+        'name': 2,
+        'phone': 3,
+        'company': 5,
+    }
+    with pytest.raises(FileProblem, match='no "name" column'):
+        map_header(['email', 'company'])
+
+
+def test_record_lines_follow_quoted_newlines_blank_lines_and_bare_carriage_returns() -> None:
+    text = 'name,email\r"a\nb",x\n\n  ,  \r\nc,"d\r\n\r\ne"\nlast,row'
+    assert list(records(io.StringIO(text, newline=''))) == [
+        (1, ['name', 'email']),
+        (2, ['a\nb', 'x']),
+        (6, ['c', 'd\r\n\r\ne']),
+        (9, ['last', 'row']),
+    ]
+
+
+def test_utf8_split_across_chunks_is_fine_but_a_bad_byte_is_located(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contacts_csv, 'CHUNK', 7)  # cut multi-byte characters at chunk boundaries
+    good = tmp_path / 'good.csv'
+    good.write_text('name,email\nZoë Ærø ✓,z@x.org\n€€€€,e@x.org\n', encoding='utf-8')
+    layout = inspect_file(good, limit=1000)
+    assert (layout.columns, layout.lines) == ({'name': 0, 'email': 1}, 3)
+    bad = tmp_path / 'bad.csv'
+    bad.write_bytes('name,email\nZoë,z@x.org\n'.encode() + b'Caf\xe9,c@x.org\n')
+    with pytest.raises(FileProblem, match=r'invalid byte on line 3'):
+        inspect_file(bad, limit=1000)
+    truncated = tmp_path / 'truncated.csv'
+    truncated.write_bytes(b'name,email\nA,a@x.org\xe2\x82')
+    with pytest.raises(FileProblem, match=r'invalid byte on line 2'):
+        inspect_file(truncated, limit=1000)
+
+
+def test_validation_streams_rows_and_reports_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(contacts_csv, 'PROGRESS_EVERY', 10)
+    source = tmp_path / 'many.csv'
+    source.write_text('name,email\n' + ''.join(f'P{n},p{n}@x.org\n' for n in range(25)) + ',\n,nobody\n')
+    valid, errors = tmp_path / 'valid.csv', tmp_path / 'errors.csv'
+    calls: list[tuple[int, int]] = []
+    summary = contacts_csv.validate_rows(
+        source, inspect_file(source, limit=10_000), valid=valid, errors=errors, progress=lambda *a: calls.append(a)
+    )
+    assert (summary.records, summary.rejected, summary.problems, summary.valid) == (26, 1, 2, 25)
+    assert calls == [(11, 28), (21, 28), (28, 28)]
+    assert valid.read_text().splitlines()[:2] == ['2,P0,p0@x.org,,', '3,P1,p1@x.org,,']
+    assert errors.read_text().splitlines() == [
+        'line,column,value,error',
+        '28,name,,Name is required',
+        '28,email,nobody,Not a valid e-mail address',
+    ]
