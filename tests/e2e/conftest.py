@@ -29,7 +29,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-
 @dataclass
 class Server:
     url: str
