@@ -24,7 +24,7 @@ class NewFile:
     stored: StoredFile
 
 
-def job_row(job: Job, username: str) -> dict[str, Any]:
+def job_row(job: Job, username: str | None = None) -> dict[str, Any]:
     """A job as the API and the grids show it."""
     return {
         'id': job.id,
@@ -35,7 +35,7 @@ def job_row(job: Job, username: str) -> dict[str, Any]:
         'started_at': _iso(job.started_at),
         'ended_at': _iso(job.ended_at),
         'failed_at': _iso(job.failed_at),
-        'run_by': username,
+        'run_by': username if username is not None else job.run_by_name,
         'run_at': job.run_at,
         'error': job.error if job.status == Status.FAILED else None,
         'progress_done': job.progress_done,
@@ -61,8 +61,12 @@ def create_job(
 ) -> dict[str, Any]:
     """Record a new In Progress job with its input files; returns its row."""
     with session(engine) as db:
+        run_by = db.get(User, run_by_id)
+        if run_by is None:
+            raise ValueError(f'No user with id {run_by_id}')
         job = Job(
             job_type=job_type,
+            run_by_name=run_by.username,
             name=name,
             category=category,
             description=description,
@@ -164,8 +168,7 @@ def _fail_open_subtasks(db: Any, job_ids: list[int], message: str, now: datetime
 
 
 def _row(db: Any, job: Job) -> dict[str, Any]:
-    username = db.exec(select(User.username).where(User.id == job.run_by_id)).one()
-    return job_row(job, username)
+    return job_row(job)
 
 
 def visible_to(query: Any, viewer: User) -> Any:
@@ -176,17 +179,12 @@ def visible_to(query: Any, viewer: User) -> Any:
 def get_job(engine: sa.Engine, *, viewer: User, job_id: int) -> dict[str, Any] | None:
     """A job with its subtasks and files, or None when it does not exist or ``viewer`` may not see it."""
     with session(engine) as db:
-        found = db.exec(
-            visible_to(select(Job, User.username).join(User, col(User.id) == Job.run_by_id), viewer).where(
-                Job.id == job_id
-            )
-        ).first()
-        if found is None:
+        job = db.exec(visible_to(select(Job), viewer).where(Job.id == job_id)).first()
+        if job is None:
             return None
-        job, username = found
         subtasks = db.exec(select(Subtask).where(Subtask.job_id == job_id).order_by(col(Subtask.position))).all()
         files = db.exec(select(JobFile).where(JobFile.job_id == job_id).order_by(col(JobFile.id))).all()
-    detail = job_row(job, username)
+    detail = job_row(job)
     detail['subtasks'] = [
         {'name': s.name, 'status': s.status, 'updated_at': _iso(s.updated_at), 'message': s.message} for s in subtasks
     ]

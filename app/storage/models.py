@@ -67,6 +67,10 @@ class Job(SQLModel, table=True):
         sa.Index('ix_job_owner_category_started', 'run_by_id', 'category', 'started_at', 'id'),
         sa.Index('ix_job_ended_at', 'ended_at'),
         sa.Index('ix_job_status', 'status'),
+        *(
+            sa.Index(f'ix_job_category_{column}', 'category', column, 'started_at', 'id')
+            for column in ('status', 'name', 'description', 'ended_at', 'failed_at', 'run_by_name')
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -79,11 +83,24 @@ class Job(SQLModel, table=True):
     ended_at: datetime | None = _time()
     failed_at: datetime | None = _time()
     run_by_id: int = Field(foreign_key='user.id')
+    run_by_name: str = Field(default='', max_length=150)  # usernames never change; saves a join on every list
     run_at: str = Field(default='', max_length=500)
     progress_done: int = 0
     progress_total: int = 0
     error: str | None = Field(default=None, sa_type=sa.Text)
     params: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+class JobCount(SQLModel, table=True):
+    """Jobs per group, kept exact by database triggers (migration 0002) so totals need no full count."""
+
+    __tablename__ = 'job_count'
+
+    category: str = Field(primary_key=True, max_length=20)
+    status: str = Field(primary_key=True, max_length=20)
+    name: str = Field(primary_key=True, max_length=200)
+    run_by_id: int = Field(primary_key=True)
+    n: int = Field(sa_type=sa.BigInteger)
 
 
 class Subtask(SQLModel, table=True):

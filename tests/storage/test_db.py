@@ -13,12 +13,12 @@ def test_migrations_create_schema_and_keep_data_on_restart(database_url: str) ->
     engine = create_engine(database_url)
     assert current_revision(engine) is None
     migrate(engine)
-    assert current_revision(engine) == '0001'
+    assert current_revision(engine) == '0002'
     create_user(engine, username='kept', password='pw')
     migrate(engine)  # a second start upgrades in place and never recreates
     assert [user.username for user in list_users(engine)] == ['kept']
     tables = set(sa.inspect(engine).get_table_names())
-    assert {'user', 'job', 'subtask', 'job_file', 'contact'} <= tables
+    assert {'user', 'job', 'subtask', 'job_file', 'contact', 'job_count'} <= tables
     engine.dispose()
 
 
@@ -35,3 +35,68 @@ def test_default_database_lives_in_the_data_dir(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path / 'data')  # type: ignore[call-arg]
     assert settings.resolved_database_url == f'sqlite:///{tmp_path / "data" / "jobs.db"}'
     assert settings.resolved_storage_dir == tmp_path / 'data' / 'storage'
+
+
+def test_upgrade_from_first_schema_keeps_jobs_and_fills_new_columns(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from app.storage.db import MIGRATIONS_DIR
+
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option('script_location', str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes['connection'] = connection
+        command.upgrade(config, '0001')
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO \"user\" (id, username, password_hash, is_admin, created_at) VALUES (5, 'old', 'x', false, "
+            "'2026-01-01 00:00:00')"
+        ))  # fmt: skip
+        for job_id, status in ((1, 'completed'), (2, 'failed'), (3, 'completed')):
+            connection.execute(sa.text(
+                "INSERT INTO job (id, job_type, name, category, description, status, started_at, run_by_id, run_at, "
+                f"progress_done, progress_total, params) VALUES ({job_id}, 't', 'Old Job', 'general', 'kept', "
+                f"'{status}', '2026-01-01 00:00:00', 5, '/', 0, 0, '{{}}')"
+            ))  # fmt: skip
+    migrate(engine)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text('SELECT DISTINCT run_by_name FROM job')).scalars().all() == ['old']
+        counts = connection.execute(sa.text('SELECT status, n FROM job_count ORDER BY status')).all()
+    assert [tuple(row) for row in counts] == [('completed', 2), ('failed', 1)]
+    engine.dispose()
+
+
+def test_group_counts_follow_inserts_updates_and_deletes(database_url: str) -> None:
+    from app.storage import jobs as queries
+    from app.storage.listing import JobFilter, list_jobs
+
+    engine = create_engine(database_url)
+    migrate(engine)
+    admin = create_user(engine, username='boss', password='pw', is_admin=True)
+    ann = create_user(engine, username='ann', password='pw')
+    assert ann.id is not None and admin.id is not None
+    made = [
+        queries.create_job(engine, job_type='t', name='Job A', category='general', description='d',
+                           run_by_id=ann.id, run_at='/', params={})['id']
+        for _ in range(4)
+    ]  # fmt: skip
+    queries.finish_job(engine, job_id=made[0])
+    queries.finish_job(engine, job_id=made[1], error='x')
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'DELETE FROM job WHERE id = {made[3]}'))
+
+    def total(viewer: object, **filters: str) -> int:
+        counted, rows = list_jobs(engine, viewer=viewer, filters=JobFilter(**filters), limit=1000)  # type: ignore[arg-type]
+        assert counted >= len(rows)
+        return counted
+
+    assert total(admin) == 3
+    assert total(admin, status='in_progress') == 1
+    assert total(admin, status='failed', job='Job A', category='general') == 1
+    assert total(admin, run_by='ann') == 3
+    assert total(admin, run_by='boss') == 0
+    assert total(ann) == 3 and total(admin, category='import') == 0
+    assert total(admin, q='d') == 3  # counted row by row, and agrees
+    engine.dispose()
