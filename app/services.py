@@ -13,7 +13,7 @@ from app.jobs.events import ChangeFeed
 from app.jobs.registry import Registry
 from app.jobs.service import JobService
 from app.storage import users
-from app.storage.db import create_engine, migrate
+from app.storage.db import create_engine, migrate, refresh_statistics
 from app.storage.files import FileStore
 
 log = logging.getLogger('app')
@@ -38,6 +38,8 @@ class Services:
         """
         self.prepare()
         self.jobs.start()
+        # Sorted lists rely on the planner choosing the matching index; keep its picture of the data current.
+        self.jobs.scheduler.add_job(refresh_statistics, 'interval', args=[self.engine], hours=1, id='statistics')
         for key, cron in self.schedules.items():
             if cron.strip():
                 kind = self.registry.get(key)
@@ -49,6 +51,7 @@ class Services:
         """Blocking start-up work, also used by the CLI."""
         self.settings.prepare_data_dir()
         migrate(self.engine)
+        refresh_statistics(self.engine)
         self.files.prepare()
         self.system_user_id = users.ensure_system_user(self.engine).id or 0
         generated = users.bootstrap_admin(

@@ -67,6 +67,8 @@ class Job(SQLModel, table=True):
         sa.Index('ix_job_owner_category_started', 'run_by_id', 'category', 'started_at', 'id'),
         sa.Index('ix_job_ended_at', 'ended_at'),
         sa.Index('ix_job_status', 'status'),
+        sa.Index('ix_job_started', 'started_at', 'id'),
+        sa.Index('ix_job_category_id', 'category', 'id'),
         *(
             sa.Index(f'ix_job_category_{column}', 'category', column, 'started_at', 'id')
             for column in ('status', 'name', 'description', 'ended_at', 'failed_at', 'run_by_name')

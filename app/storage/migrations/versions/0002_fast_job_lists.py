@@ -67,6 +67,8 @@ def upgrade() -> None:
     op.execute('UPDATE job SET run_by_name = (SELECT username FROM "user" WHERE "user".id = job.run_by_id)')
     for column in SORTED_COLUMNS:
         op.create_index(f'ix_job_category_{column}', 'job', ['category', column, 'started_at', 'id'])
+    op.create_index('ix_job_started', 'job', ['started_at', 'id'])  # both tabs at once (the API without category)
+    op.create_index('ix_job_category_id', 'job', ['category', 'id'])
     op.create_table(
         'job_count',
         sa.Column('category', sa.String(20), nullable=False),
@@ -80,6 +82,7 @@ def upgrade() -> None:
                f'GROUP BY {", ".join(GROUP)}')  # fmt: skip
     for statement in POSTGRES_TRIGGERS if op.get_bind().dialect.name == 'postgresql' else SQLITE_TRIGGERS:
         op.execute(statement)
+    op.execute('ANALYZE job')
 
 
 def downgrade() -> None:
@@ -93,5 +96,7 @@ def downgrade() -> None:
     op.drop_table('job_count')
     for column in SORTED_COLUMNS:
         op.drop_index(f'ix_job_category_{column}', 'job')
+    op.drop_index('ix_job_started', 'job')
+    op.drop_index('ix_job_category_id', 'job')
     with op.batch_alter_table('job') as batch:
         batch.drop_column('run_by_name')
