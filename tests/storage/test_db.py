@@ -13,7 +13,7 @@ def test_migrations_create_schema_and_keep_data_on_restart(database_url: str) ->
     engine = create_engine(database_url)
     assert current_revision(engine) is None
     migrate(engine)
-    assert current_revision(engine) == '0002'
+    assert current_revision(engine) == '0003'
     create_user(engine, username='kept', password='pw')
     migrate(engine)  # a second start upgrades in place and never recreates
     assert [user.username for user in list_users(engine)] == ['kept']
@@ -99,4 +99,36 @@ def test_group_counts_follow_inserts_updates_and_deletes(database_url: str) -> N
     assert total(admin, run_by='boss') == 0
     assert total(ann) == 3 and total(admin, category='import') == 0
     assert total(admin, q='d') == 3  # counted row by row, and agrees
+    engine.dispose()
+
+
+def test_text_search_finds_substrings_in_any_case_and_follows_changes(database_url: str) -> None:
+    from app.storage import jobs as queries
+    from app.storage.listing import JobFilter, list_jobs
+
+    engine = create_engine(database_url)
+    migrate(engine)
+    admin = create_user(engine, username='boss', password='pw', is_admin=True)
+    assert admin.id is not None
+    descriptions = ['Import of "Q3" leads.csv', 'Nightly backup', 'import of contacts', 'x']
+    ids = [
+        queries.create_job(engine, job_type='t', name='T', category='general', description=text,
+                           run_by_id=admin.id, run_at='/', params={})['id']
+        for text in descriptions
+    ]  # fmt: skip
+
+    def found(q: str) -> list[int]:
+        return sorted(row['id'] for row in list_jobs(engine, viewer=admin, filters=JobFilter(q=q))[1])
+
+    assert found('IMPORT OF') == [ids[0], ids[2]]
+    assert found('"Q3"') == [ids[0]]  # quotes are plain text, not query syntax
+    assert found('ack') == [ids[1]]
+    assert found('x') == [ids[3]]  # shorter than a trigram still works
+    assert found('nothing like it') == []
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"UPDATE job SET description = 'renamed' WHERE id = {ids[1]}"))
+        connection.execute(sa.text(f'DELETE FROM job WHERE id = {ids[2]}'))
+    assert found('backup') == []
+    assert found('renamed') == [ids[1]]
+    assert found('of contacts') == []
     engine.dispose()
