@@ -6,6 +6,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
 from app.pages import api, auth, imports, job_detail, job_list, login, system_tasks
+from app.pages.limits import UploadLimit
 from app.services import Services
 
 
@@ -13,6 +14,7 @@ def create_app(services: Services) -> None:
     """Register everything on NiceGUI's app; ``services`` start and stop with it."""
     app.state.services = services  # lets tests and tools reach the running app's services
     app.add_middleware(auth.AuthMiddleware)
+    app.add_middleware(UploadLimit, max_bytes=services.settings.max_upload_bytes)
     app.on_startup(services.start)
     app.on_shutdown(services.stop)
     login.register(services)

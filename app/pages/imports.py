@@ -27,6 +27,9 @@ EXAMPLE_CSV = (
 DEFAULT_FILENAME = 'upload.csv'
 MAX_FILENAME = 100
 RECENT_CONTACTS = 10
+FAILED_JS = (
+    '(info) => emit({status: info.xhr && info.xhr.status, name: info.files && info.files[0] && info.files[0].name})'
+)
 REJECTED_JS = '(entries) => emit(entries.map(e => ({reason: e.failedPropValidation, name: e.file && e.file.name})))'
 STATUS_TEXT = {Status.IN_PROGRESS: 'In Progress', Status.COMPLETED: 'Completed', Status.FAILED: 'Failed'}
 INSTRUCTIONS = """
@@ -74,6 +77,7 @@ class ImportView:
         )
         # Quasar says which check refused a file; File objects do not serialize, so send only what we show.
         self.upload.on('rejected', self.explain_rejection, js_handler=REJECTED_JS)
+        self.upload.on('failed', self.explain_failure, js_handler=FAILED_JS)
         self.problem = ui.label().classes('text-negative').mark('upload-problem')
         self.problem.set_visibility(False)
         self.job_list = ui.column().classes('w-full gap-2')
@@ -113,6 +117,17 @@ class ImportView:
             self.show_problem(f'{filename} was not imported: The file is larger than the limit of {limit} MB.')
         else:
             self.show_problem(f'{filename} was not imported: choose a .csv file.')
+
+    def explain_failure(self, event: events.GenericEventArguments) -> None:
+        """The server refused the upload while it streamed in (over the limit), or the connection broke."""
+        details = event.args if isinstance(event.args, dict) else {}
+        filename = display_name(details.get('name'))
+        if details.get('status') == 413:
+            limit = self.services.settings.max_upload_mb
+            self.show_problem(f'{filename} was not imported: The file is larger than the limit of {limit} MB.')
+        else:
+            self.show_problem(f'{filename} was not imported: the upload did not complete. Please try again.')
+        self.upload.reset()
 
     def show_problem(self, message: str) -> None:
         self.problem.text = message
