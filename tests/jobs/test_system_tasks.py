@@ -119,6 +119,8 @@ def restored_postgres_jobs(services: Services, dump: Path) -> set[int]:
     target = sa.make_url(POSTGRES_URL).set(database=database)
     try:
         libpq = target.set(drivername='postgresql').render_as_string(hide_password=False)
+        # A dump of one schema (these tests run in a schema each) carries no extensions; a whole-database dump does.
+        subprocess.run(['psql', '--quiet', '-c', 'CREATE EXTENSION IF NOT EXISTS pg_trgm', libpq], check=True)
         subprocess.run(['psql', '--quiet', '-v', 'ON_ERROR_STOP=1', '-f', str(dump), libpq], check=True,
                        capture_output=True)  # fmt: skip
         schema = services.engine.url.query['options']

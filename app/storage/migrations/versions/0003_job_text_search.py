@@ -41,7 +41,7 @@ def upgrade() -> None:
         return
     try:
         with bind.begin_nested():  # a failed CREATE EXTENSION must not abort the whole migration
-            bind.execute(sa.text('CREATE EXTENSION IF NOT EXISTS pg_trgm'))
+            bind.execute(sa.text('CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public'))
             bind.execute(sa.text('CREATE INDEX ix_job_description_trgm ON job USING gin (description gin_trgm_ops)'))
     except sa.exc.DBAPIError as error:
         log.warning('pg_trgm is not available (%s); text search on jobs will read every row', error.orig)
