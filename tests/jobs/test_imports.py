@@ -304,7 +304,7 @@ async def test_shutdown_mid_import_stops_the_worker_and_cleans_up(sqlite_service
     assert (detail['status'], detail['error']) == ('failed', queries.INTERRUPTED)
     assert detail['subtasks'][-1]['status'] == 'failed'
     temp_dir = sqlite_services.files.root / '.tmp'
-    for _ in range(100):  # the worker thread notices the stop at its next progress report
+    for _ in range(500):  # the worker thread notices the stop at its next progress report (slow under load)
         if not any(temp_dir.iterdir()):
             break
         await asyncio.sleep(0.02)
