@@ -14,7 +14,7 @@ from nicegui.testing.user_simulation import user_simulation
 
 from app.services import Services
 from app.storage import jobs as queries
-from app.storage.users import create_user
+from app.storage.users import create_user, list_users
 from tests.conftest import ADMIN
 
 MAIN = Path(__file__).parents[2] / 'main.py'
@@ -107,3 +107,22 @@ def attach_file(services: Services, job_id: int, data: bytes, filename: str, rol
     job_file = queries.add_file(services.engine, job_id=job_id, new_file=queries.NewFile(role, filename, stored))
     assert job_file.id is not None
     return job_file.id
+
+
+@pytest.fixture
+async def people(user: User, services: Services, new_browser: Callable[[], User]) -> dict[str, User]:
+    """admin, ann and bob, each logged in in a browser of their own."""
+    add_user(services, 'ann')
+    add_user(services, 'bob')
+    await log_in(user)
+    browsers = {'admin': user}
+    for name in ('ann', 'bob'):
+        browsers[name] = new_browser()
+        await log_in(browsers[name], name, f'{name}-password')
+        assert (await browsers[name].http_client.get('/api/jobs')).status_code == 200
+    browsers['anonymous'] = new_browser()
+    return browsers
+
+
+def owner_ids(services: Services) -> dict[str, int]:
+    return {u.username: u.id for u in list_users(services.engine) if u.id is not None}

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import pytest
 from nicegui.testing import User
 
 from app.services import Services
-from tests.pages.conftest import add_user, attach_file, log_in, make_job
-
-
-@pytest.fixture
-async def people(user: User, services: Services, new_browser: Callable[[], User]) -> dict[str, User]:
-    """admin, ann and bob, each logged in in a browser of their own."""
-    add_user(services, 'ann')
-    add_user(services, 'bob')
-    await log_in(user)
-    browsers = {'admin': user}
-    for name in ('ann', 'bob'):
-        browsers[name] = new_browser()
-        await log_in(browsers[name], name, f'{name}-password')
-        assert (await browsers[name].http_client.get('/api/jobs')).status_code == 200
-    return browsers
-
-
-def owner_ids(services: Services) -> dict[str, int]:
-    from app.storage.users import list_users
-
-    return {u.username: u.id for u in list_users(services.engine) if u.id is not None}
+from tests.pages.conftest import attach_file, make_job, owner_ids
 
 
 async def test_list_shape_and_newest_first(people: dict[str, User], services: Services) -> None:
