@@ -26,6 +26,8 @@ EMAIL = re.compile(rf'{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[^\W\d_]{{2,}}|xn-
 
 Progress = Callable[[int, int], None]
 
+MAX_FIELD_BYTES = (1 << 31) - 1  # as large as the csv module allows on every platform
+
 
 class FileProblem(ValueError):
     """The file as a whole cannot be imported; the message tells the person who uploaded it why."""
@@ -175,6 +177,9 @@ def records(file: IO[str]) -> Iterator[tuple[int, list[str]]]:
 
     A record whose cells are all empty (a blank line, or Excel's trailing ``,,,``) counts as blank.
     """
+    # The csv module refuses fields over 128 KiB by default; a long value should be a rejected row, not a broken
+    # file. The upload limit already bounds how much can arrive.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES))
     reader = csv.reader(file, strict=True)
     previous = 0  # the last physical line of the previous record, blank ones included
     while True:
