@@ -56,3 +56,23 @@ def test_user_uploads_csv_follows_the_job_and_downloads_the_error_report(
     expect(line.get_by_role('img', name='Failed')).to_be_visible()
     expect(line).to_contain_text('Contacts Import')
     expect(line).to_contain_text('ivy')
+
+
+def test_html_in_names_and_files_is_shown_as_text_never_run(page: Page, server: Server, tmp_path: Path) -> None:
+    hostile = '<img src=x onerror="window.__xss=1">'
+    log_in(page, server)
+    page.goto(f'{server.url}/imports')
+    upload = tmp_path / '<b onmouseover=x>list.csv'
+    upload.write_text('name,email,company\n"' + hostile.replace('"', '""') + '",xss@example.org,<i>Co</i>\n')
+    page.locator('input[type=file]').set_input_files(upload)
+    view = page.get_by_role('link', name=re.compile(r'^View job \d+$'))
+    expect(view).to_be_visible(timeout=10_000)
+    expect(page.get_by_text(hostile).first).to_be_visible(timeout=10_000)  # the contacts list shows it as text
+    job_id = int(view.inner_text().split()[-1])
+    page.goto(f'{server.url}/settings/maintenance/jobs?tab=imports')
+    line = page.locator(f'.ag-row[row-id="{job_id}"]').locator('visible=true')
+    expect(line).to_contain_text('<b onmouseover=x>list.csv')
+    page.goto(f'{server.url}/settings/maintenance/jobs/{job_id}')
+    expect(page.get_by_text('<b onmouseover=x>list.csv').first).to_be_visible()
+    assert page.locator('main b, .q-page b, img[src=x]').count() == 0
+    assert page.evaluate('window.__xss') is None
