@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from fastapi import Request
+
 from app.jobs.context import JobContext
 from app.jobs.registry import JobType, Registry
 from app.storage.models import Category
@@ -80,6 +82,22 @@ def _register_test_routes() -> None:
             )
             queries.finish_job(services.engine, job_id=row['id'])
         return {'count': count}
+
+    @app.post('/_test/import')
+    async def start_import(request: Request, filename: str = 'contacts.csv') -> dict[str, int]:
+        """Store the request body as an upload and start a Contacts Import on it, as the /imports page does."""
+        services: Services = app.state.services
+        user = await current_user(services)
+        assert user is not None and user.id is not None
+        stored = await services.files.save_stream(request.stream(), limit=services.settings.max_upload_bytes)
+        job_id = await services.jobs.launch(
+            'contacts_import',
+            description=f'Import of {filename}',
+            run_by_id=user.id,
+            run_at='/imports',
+            input_files=[queries.NewFile(role='input', filename=filename, stored=stored)],
+        )
+        return {'id': job_id}
 
     @app.post('/_test/fail/{job_id}')
     async def fail(job_id: int) -> dict[str, int]:
