@@ -92,3 +92,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if f'{Path("tests") / "e2e"}' in str(item.path):
             item.add_marker(pytest.mark.e2e)
     items.sort(key=lambda item: item.get_closest_marker('e2e') is not None)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    """A migrated engine on each backend (storage-layer tests that need no running services)."""
+    from app.storage.db import create_engine, migrate
+
+    created = create_engine(database_url)
+    migrate(created)
+    yield created
+    created.dispose()

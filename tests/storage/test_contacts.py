@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import sqlalchemy as sa
 
 from app.storage.contacts import (
@@ -15,15 +13,6 @@ from app.storage.contacts import (
     recent_contacts,
     upsert_contacts,
 )
-from app.storage.db import create_engine, migrate
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    created = create_engine(database_url)
-    migrate(created)
-    yield created
-    created.dispose()
 
 
 def test_new_contacts_are_created_in_order(engine: sa.Engine) -> None:

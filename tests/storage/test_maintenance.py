@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,14 +16,6 @@ from app.storage.db import create_engine, migrate, session
 from app.storage.files import StoredFile
 from app.storage.models import FileRole, Job, User, utcnow
 from app.storage.users import create_user
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    created = create_engine(database_url)
-    migrate(created)
-    yield created
-    created.dispose()
 
 
 @pytest.fixture

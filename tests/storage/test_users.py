@@ -2,7 +2,6 @@
 
 import pytest
 
-from app.storage.db import create_engine, migrate
 from app.storage.users import (
     UserError,
     authenticate,
@@ -12,14 +11,6 @@ from app.storage.users import (
     list_users,
     set_password,
 )
-
-
-@pytest.fixture
-def engine(database_url: str):  # type: ignore[no-untyped-def]
-    engine = create_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_passwords_are_hashed_with_argon2_and_checked(engine) -> None:  # type: ignore[no-untyped-def]
