@@ -1,4 +1,4 @@
-"""Per-client live updates: filter the change feed by visibility and flush bursts every 200 ms."""
+"""Per-client live updates: filter the change feed by visibility and flush bursts every 100 ms."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from app.jobs.events import Change, DetailChanged, JobChanged
 from app.services import Services
 from app.storage.models import User
 
-FLUSH_INTERVAL = 0.2
+FLUSH_INTERVAL = 0.1  # seconds; bursts within it reach the browser as one update
 
 
 class LiveUpdates:
