@@ -21,7 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as error:
-        print(f'Invalid settings: {error}', file=sys.stderr)
+        for problem in error.errors():
+            name = 'JOBS_' + '_'.join(str(part) for part in problem['loc']).upper()
+            print(f'Invalid setting {name}: {problem["msg"]}', file=sys.stderr)
         return 2
     if args.command in (None, 'serve'):
         serve(settings)
