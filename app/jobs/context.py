@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -147,7 +148,11 @@ class JobContext:
 
     async def run_blocking(self, function: Callable[..., T], /, *args: Any) -> T:
         """Run blocking or CPU-heavy work in a worker thread, keeping the UI responsive."""
-        return await self._loop.run_in_executor(self._service.workers, function, *args)
+        return await asyncio.wrap_future(self.start_blocking(function, *args))
+
+    def start_blocking(self, function: Callable[..., T], /, *args: Any) -> concurrent.futures.Future[T]:
+        """Like ``run_blocking``, but hands back the thread's future (to wait for it after a cancellation)."""
+        return self._service.workers.submit(function, *args)
 
 
 def describe_error(error: BaseException) -> str:

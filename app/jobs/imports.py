@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import functools
 import io
@@ -25,6 +26,7 @@ from app.storage.contacts import ContactData, upsert_contacts
 from app.storage.models import Category
 
 T = TypeVar('T')
+STOP_TIMEOUT = 30  # seconds a stopped worker thread gets to reach its next progress report
 BATCH_SIZE = 5000  # contacts per transaction: big enough to be fast, small enough to keep other writers moving
 RESULT_HEADER = ('line', 'email', 'action', 'contact_id')
 log = logging.getLogger('app.jobs')
@@ -41,6 +43,7 @@ class Work:
     ctx: JobContext
     stop: threading.Event = field(default_factory=threading.Event)
     temps: list[Path] = field(default_factory=list)
+    stopping: list[concurrent.futures.Future[Any]] = field(default_factory=list)
 
     def temp(self) -> Path:
         path = self.ctx.temp_path()
@@ -55,14 +58,17 @@ class Work:
 
     async def blocking(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``function`` in a worker thread; if the job is cancelled meanwhile, tell the thread to stop."""
+        thread = self.ctx.start_blocking(functools.partial(function, *args, **kwargs))
         try:
-            return await self.ctx.run_blocking(functools.partial(function, *args, **kwargs))
+            return await asyncio.wrap_future(thread)
         except asyncio.CancelledError:
             self.stop.set()
+            self.stopping.append(thread)
             raise
 
     def discard(self) -> None:
-        """Delete the temp files not handed over to the store."""
+        """Delete the temp files not handed over to the store, once a stopped thread can no longer write them."""
+        concurrent.futures.wait(self.stopping, timeout=STOP_TIMEOUT)
         for path in self.temps:
             path.unlink(missing_ok=True)
 

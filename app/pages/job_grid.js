@@ -12,8 +12,27 @@ window.jobGrids = window.jobGrids || (() => {
     completed: { text: "Completed", icon: "check_circle", css: "job-status job-status--completed" },
     failed: { text: "Failed", icon: "cancel", css: "job-status job-status--failed" },
   };
+  const FETCH_RETRIES = 5;
+  const RETRY_DELAY_MS = 1000;
   const maxIds = new Map();
   const filters = new Map(); // category -> {status, job, run_by, since, until, q}
+  // A page fetched while changes were being pushed may be older than those changes. Pushed rows are kept
+  // while any fetch that started before them is in flight, and win over the fetched copy.
+  const pushed = new Map(); // job id -> {row, at}
+  const fetchesInFlight = new Set(); // start times
+  let clock = 0; // orders pushes and fetch starts; Date.now() can repeat within a millisecond
+
+  function newerThanFetch(rows, startedAt) {
+    return rows.map((row) => {
+      const latest = pushed.get(row.id);
+      return latest && latest.at > startedAt ? latest.row : row;
+    });
+  }
+
+  function forgetPushedBefore() {
+    const oldest = fetchesInFlight.size ? Math.min(...fetchesInFlight) : Infinity;
+    for (const [id, entry] of pushed) if (entry.at < oldest) pushed.delete(id);
+  }
 
   function statusRenderer(params) {
     if (!params.data) return "";
@@ -60,19 +79,35 @@ window.jobGrids = window.jobGrids || (() => {
         const limit = params.endRow - params.startRow;
         const query = new URLSearchParams({ category, offset: params.startRow, limit, sort });
         for (const [name, value] of Object.entries(filters.get(category) || {})) if (value) query.set(name, value);
-        fetch(`/api/jobs?${query}`, { credentials: "same-origin" })
-          .then((response) => {
-            if (response.status === 401) window.location.href = "/login";
-            if (!response.ok) throw new Error(`HTTP ${response.status}`);
-            return response.json();
-          })
-          .then((page) => {
-            for (const row of page.rows) maxIds.set(category, Math.max(maxIds.get(category) || 0, row.id));
-            params.successCallback(page.rows, page.total);
-            const empty = document.querySelector(`.${emptyLabelId}`);
-            if (empty) empty.style.display = page.total === 0 ? "" : "none";
-          })
-          .catch(() => params.failCallback());
+        const startedAt = ++clock;
+        fetchesInFlight.add(startedAt);
+        const done = () => {
+          fetchesInFlight.delete(startedAt);
+          forgetPushedBefore();
+        };
+        const attempt = (retriesLeft) =>
+          fetch(`/api/jobs?${query}`, { credentials: "same-origin" })
+            .then((response) => {
+              if (response.status === 401) window.location.href = "/login";
+              if (!response.ok) throw new Error(`HTTP ${response.status}`);
+              return response.json();
+            })
+            .then((page) => {
+              for (const row of page.rows) maxIds.set(category, Math.max(maxIds.get(category) || 0, row.id));
+              params.successCallback(newerThanFetch(page.rows, startedAt), page.total);
+              const empty = document.querySelector(`.${emptyLabelId}`);
+              if (empty) empty.style.display = page.total === 0 ? "" : "none";
+              done();
+            })
+            .catch(() => {
+              // A busy or restarting server: try again shortly rather than leave the rows "Loading..." for good.
+              if (retriesLeft > 0) setTimeout(() => attempt(retriesLeft - 1), RETRY_DELAY_MS);
+              else {
+                params.failCallback();
+                done();
+              }
+            });
+        attempt(FETCH_RETRIES);
       },
     };
   }
@@ -85,6 +120,7 @@ window.jobGrids = window.jobGrids || (() => {
     if (!api) return;
     let newJob = false;
     for (const row of rows) {
+      if (fetchesInFlight.size) pushed.set(row.id, { row, at: ++clock });
       const node = api.getRowNode(String(row.id));
       if (node) node.setData(row);
       else if (row.id > (maxIds.get(category) || 0)) newJob = true;
