@@ -159,3 +159,32 @@ def test_filters_narrow_the_grid_and_live_in_the_url(page: Page, server: Server)
     expect(row(page, broken)).to_have_count(0)
     expect(row(page, ok)).to_be_visible()
     expect(page).to_have_url(re.compile(rf'q={ok}'))
+
+
+def test_change_pushed_while_a_slow_page_fetch_is_in_flight_is_not_undone(page: Page, server: Server) -> None:
+    user = server.add_user('hank')
+    log_in(page, server, *user, path=JOBS)
+    first = launch(page, server)
+    expect(row(page, first).get_by_role('img', name='Completed')).to_be_visible()
+    # A slow network or busy server: /api/jobs answers are read at once but arrive 2 s later.
+    page.evaluate("""() => {
+        window.__fetches = { started: 0, delivered: 0 };
+        const fetch = window.fetch;
+        window.fetch = (url, options) => {
+            if (!String(url).startsWith('/api/jobs')) return fetch(url, options);
+            window.__fetches.started += 1;
+            return fetch(url, options).then((response) => new Promise((resolve) => setTimeout(() => {
+                window.__fetches.delivered += 1;
+                resolve(response);
+            }, 2000)));
+        };
+    }""")
+    second = launch(page, server, delay=5)  # a new job: the grid fetches its first page again
+    page.wait_for_function('window.__fetches.started > 0')
+    page.wait_for_timeout(300)  # the server has answered with the first job still Completed
+    assert page.request.post(f'{server.url}/_test/fail/{first}').ok
+    expect(row(page, first).get_by_role('img', name='Failed')).to_be_visible()
+    page.wait_for_function('window.__fetches.delivered >= window.__fetches.started')
+    expect(row(page, second)).to_be_visible()
+    expect(row(page, first).get_by_role('img', name='Failed')).to_be_visible()
+    expect(row(page, first).get_by_role('img', name='Completed')).to_have_count(0)
