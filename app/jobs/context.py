@@ -67,19 +67,19 @@ class JobContext:
     @asynccontextmanager
     async def subtask(self, name: str) -> AsyncIterator[SubtaskHandle]:
         """Run a step: In Progress, then Completed, or Failed with the error (which propagates)."""
-        subtask = await self.db(queries.start_subtask, job_id=self.job_id, name=name)
+        subtask_id = await self.write(queries.start_subtask, job_id=self.job_id, name=name)
         self._service.publish_detail(self.job_id, self.owner_id, self.category)
         handle = SubtaskHandle()
         try:
             yield handle
         except BaseException as error:
             message = describe_error(error)
-            await self.db(queries.finish_subtask, subtask_id=subtask.id, status=Status.FAILED, message=message)
+            await self.write(queries.finish_subtask, subtask_id=subtask_id, status=Status.FAILED, message=message)
             self._service.publish_detail(self.job_id, self.owner_id, self.category)
             raise
         status = Status.FAILED if handle.failure is not None else Status.COMPLETED
         message = handle.failure if handle.failure is not None else handle.message
-        await self.db(queries.finish_subtask, subtask_id=subtask.id, status=status, message=message)
+        await self.write(queries.finish_subtask, subtask_id=subtask_id, status=status, message=message)
         self._service.publish_detail(self.job_id, self.owner_id, self.category)
 
     def progress(self, done: int, total: int) -> None:
@@ -100,7 +100,7 @@ class JobContext:
         self._progress_pending = False
         self._last_progress = self._loop.time()
         done, total = self._progress
-        row = await self.db(queries.set_progress, job_id=self.job_id, done=done, total=total)
+        row = await self.write(queries.set_progress, job_id=self.job_id, done=done, total=total)
         self._service.publish_row(row, self.owner_id)
 
     async def flush_progress(self) -> None:
@@ -138,13 +138,17 @@ class JobContext:
             self.files.save_bytes if isinstance(source, bytes) else self.files.adopt, source
         )
         new_file = queries.NewFile(role=role, filename=filename, stored=stored)
-        job_file = await self.db(queries.add_file, job_id=self.job_id, new_file=new_file)
+        job_file = await self.write(queries.add_file, job_id=self.job_id, new_file=new_file)
         self._service.publish_detail(self.job_id, self.owner_id, self.category)
         return job_file
 
     async def db(self, function: Callable[..., T], /, **kwargs: Any) -> T:
         """Run a storage query off the event loop."""
         return await self._service.db(function, **kwargs)
+
+    async def write(self, function: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run a storage write in the runtime's next group commit."""
+        return await self._service.write(function, **kwargs)
 
     async def run_blocking(self, function: Callable[..., T], /, *args: Any) -> T:
         """Run blocking or CPU-heavy work in a worker thread, keeping the UI responsive."""

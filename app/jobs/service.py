@@ -17,6 +17,7 @@ from app.cron import crontab_trigger
 from app.jobs.context import JobContext, describe_error
 from app.jobs.events import ChangeFeed, DetailChanged, JobChanged
 from app.jobs.registry import Registry
+from app.jobs.writer import Writer
 from app.storage import jobs as queries
 from app.storage.files import FileStore
 from app.storage.models import Status
@@ -39,8 +40,9 @@ class JobService:
         self.files = files
         self.registry = registry
         self.feed = feed
-        # Job writes must still land during shutdown, so they use pools of their own, not run.io_bound.
-        self.db_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix='jobs-db')
+        # Job writes must still land during shutdown, so they use threads of their own, not run.io_bound.
+        self.writer = Writer(engine)
+        self.db_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix='jobs-db')
         self.workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix='jobs-work')
         self.scheduler = AsyncIOScheduler(job_defaults={'misfire_grace_time': None, 'coalesce': True})
         self._running: dict[int, asyncio.Task[None]] = {}
@@ -65,6 +67,7 @@ class JobService:
             await asyncio.gather(*pending, return_exceptions=True)
         self.workers.shutdown(wait=False, cancel_futures=True)
         self.db_pool.shutdown(wait=True)
+        self.writer.stop()
 
     async def launch(
         self,
@@ -87,7 +90,7 @@ class JobService:
                 raise AlreadyRunning(f'{kind.name} is already running')
             self._launching.add(job_type)  # reserved before the first await, so two launches cannot both pass
         try:
-            row = await self.db(
+            row = await self.write(
                 queries.create_job,
                 job_type=kind.key,
                 name=kind.name,
@@ -145,7 +148,7 @@ class JobService:
             error = describe_error(exception)
         finally:
             await ctx.flush_progress()
-            row = await self.db(queries.finish_job, job_id=job_id, error=error)
+            row = await self.write(queries.finish_job, job_id=job_id, error=error)
             self.publish_row(row, owner_id)
             self._running.pop(job_id, None)
             self._running_types.pop(job_id, None)
@@ -160,6 +163,10 @@ class JobService:
         """Run a storage query (which takes ``engine``) in the job runtime's own thread pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.db_pool, functools.partial(function, self.engine, **kwargs))
+
+    async def write(self, function: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run a storage write (which takes a connection) in the writer's next group commit."""
+        return await self.writer.write(functools.partial(function, **kwargs))
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Wait until no job runs (tests and tools)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,14 @@ def current_revision(engine: sa.Engine) -> str | None:
         if not sa.inspect(connection).has_table('alembic_version'):
             return None
         return connection.execute(sa.text('SELECT version_num FROM alembic_version')).scalar()
+
+
+Bind = sa.Engine | sa.Connection
+
+
+def transaction(bind: Bind) -> AbstractContextManager[sa.Connection]:
+    """A transaction of its own on an engine, or the caller's on a connection (see app.jobs.writer)."""
+    return bind.begin() if isinstance(bind, sa.Engine) else nullcontext(bind)
 
 
 def session(engine: sa.Engine) -> Session:

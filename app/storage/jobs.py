@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import col, func, select
+from sqlmodel import SQLModel, col, select
 
-from app.storage.db import session
+from app.storage.db import Bind, session, transaction
 from app.storage.files import StoredFile
 from app.storage.models import Job, JobFile, Status, Subtask, User, utcnow
 
@@ -24,7 +24,7 @@ class NewFile:
     stored: StoredFile
 
 
-def job_row(job: Job, username: str | None = None) -> dict[str, Any]:
+def job_row(job: Job | sa.Row[Any], username: str | None = None) -> dict[str, Any]:
     """A job as the API and the grids show it."""
     return {
         'id': job.id,
@@ -47,8 +47,30 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+# The runtime writes a job's rows many times a second under load: these writes are plain Core statements with
+# RETURNING (no ORM identity map, refresh or extra read). Given a connection, they join its transaction, which
+# is how app.jobs.writer commits a burst of them at once; given an engine, each commits on its own.
+JOB = SQLModel.metadata.tables['job']
+SUBTASK = SQLModel.metadata.tables['subtask']
+JOB_FILE = SQLModel.metadata.tables['job_file']
+USER = SQLModel.metadata.tables['user']
+
+
+# Built once: constructing a statement costs more than SQLite takes to run it.
+_USERNAME = sa.select(USER.c.username).where(USER.c.id == sa.bindparam('user_id'))
+_INSERT_JOB = sa.insert(JOB).returning(*JOB.c)
+_INSERT_FILE = sa.insert(JOB_FILE).returning(*JOB_FILE.c)
+_INSERT_SUBTASK = (
+    sa.insert(SUBTASK)
+    .values(position=sa.select(sa.func.count()).where(SUBTASK.c.job_id == sa.bindparam('of_job')).scalar_subquery())
+    .returning(SUBTASK.c.id)
+)
+_UPDATE_SUBTASK = sa.update(SUBTASK).where(SUBTASK.c.id == sa.bindparam('subtask_id'))
+_UPDATE_JOB = sa.update(JOB).where(JOB.c.id == sa.bindparam('job_id')).returning(*JOB.c)
+
+
 def create_job(
-    engine: sa.Engine,
+    bind: Bind,
     *,
     job_type: str,
     name: str,
@@ -60,90 +82,90 @@ def create_job(
     input_files: Sequence[NewFile] = (),
 ) -> dict[str, Any]:
     """Record a new In Progress job with its input files; returns its row."""
-    with session(engine) as db:
-        run_by = db.get(User, run_by_id)
-        if run_by is None:
+    with transaction(bind) as connection:
+        username = connection.execute(_USERNAME, {'user_id': run_by_id}).scalar()
+        if username is None:
             raise ValueError(f'No user with id {run_by_id}')
-        job = Job(
-            job_type=job_type,
-            run_by_name=run_by.username,
-            name=name,
-            category=category,
-            description=description,
-            run_by_id=run_by_id,
-            run_at=run_at,
-            params=params,
-        )
-        db.add(job)
-        db.flush()
-        assert job.id is not None
+        values = {
+            'job_type': job_type,
+            'name': name,
+            'category': category,
+            'description': description,
+            'status': Status.IN_PROGRESS,
+            'started_at': utcnow(),
+            'ended_at': None,
+            'failed_at': None,
+            'run_by_id': run_by_id,
+            'run_by_name': username,
+            'run_at': run_at,
+            'progress_done': 0,
+            'progress_total': 0,
+            'error': None,
+            'params': params,
+        }
+        job = connection.execute(_INSERT_JOB, values).one()
         for new_file in input_files:
-            db.add(_job_file(job.id, new_file))
-        db.commit()
-        return _row(db, job)
+            connection.execute(_INSERT_FILE, _file_values(job.id, new_file))
+        return job_row(job)
 
 
-def add_file(engine: sa.Engine, *, job_id: int, new_file: NewFile) -> JobFile:
+def add_file(bind: Bind, *, job_id: int, new_file: NewFile) -> JobFile:
     """Attach a stored file to a job."""
-    with session(engine) as db:
-        job_file = _job_file(job_id, new_file)
-        db.add(job_file)
-        db.commit()
-        return job_file
+    with transaction(bind) as connection:
+        row = connection.execute(_INSERT_FILE, _file_values(job_id, new_file)).one()
+        return JobFile(**row._mapping)
 
 
-def _job_file(job_id: int, new_file: NewFile) -> JobFile:
-    return JobFile(
-        job_id=job_id,
-        role=new_file.role,
-        filename=new_file.filename,
-        relative_path=new_file.stored.relative_path,
-        size=new_file.stored.size,
-        sha256=new_file.stored.sha256,
-    )
+def _file_values(job_id: int, new_file: NewFile) -> dict[str, Any]:
+    return {
+        'job_id': job_id,
+        'role': new_file.role,
+        'filename': new_file.filename,
+        'relative_path': new_file.stored.relative_path,
+        'size': new_file.stored.size,
+        'sha256': new_file.stored.sha256,
+        'created_at': utcnow(),
+    }
 
 
-def start_subtask(engine: sa.Engine, *, job_id: int, name: str) -> Subtask:
-    """Append an In Progress subtask to a job."""
-    with session(engine) as db:
-        position = db.exec(select(func.count()).where(Subtask.job_id == job_id)).one()
-        subtask = Subtask(job_id=job_id, position=position, name=name)
-        db.add(subtask)
-        db.commit()
-        return subtask
+def start_subtask(bind: Bind, *, job_id: int, name: str) -> int:
+    """Append an In Progress subtask to a job; returns its id."""
+    values = {'of_job': job_id, 'job_id': job_id, 'name': name, 'status': Status.IN_PROGRESS, 'updated_at': utcnow(),
+              'message': ''}  # fmt: skip
+    with transaction(bind) as connection:
+        subtask_id: int = connection.execute(_INSERT_SUBTASK, values).scalar_one()
+        return subtask_id
 
 
-def finish_subtask(engine: sa.Engine, *, subtask_id: int, status: Status, message: str = '') -> None:
-    with session(engine) as db:
-        subtask = db.get(Subtask, subtask_id)
-        assert subtask is not None
-        subtask.status, subtask.message, subtask.updated_at = status, message, utcnow()
-        db.commit()
+def finish_subtask(bind: Bind, *, subtask_id: int, status: Status, message: str = '') -> None:
+    with transaction(bind) as connection:
+        connection.execute(
+            _UPDATE_SUBTASK, {'subtask_id': subtask_id, 'status': status, 'message': message, 'updated_at': utcnow()}
+        )
 
 
-def set_progress(engine: sa.Engine, *, job_id: int, done: int, total: int) -> dict[str, Any]:
-    with session(engine) as db:
-        job = db.get(Job, job_id)
-        assert job is not None
-        job.progress_done, job.progress_total = done, total
-        db.commit()
-        return _row(db, job)
+def set_progress(bind: Bind, *, job_id: int, done: int, total: int) -> dict[str, Any]:
+    with transaction(bind) as connection:
+        job = connection.execute(_UPDATE_JOB, {'job_id': job_id, 'progress_done': done, 'progress_total': total}).one()
+        return job_row(job)
 
 
-def finish_job(engine: sa.Engine, *, job_id: int, error: str | None = None) -> dict[str, Any]:
+def finish_job(bind: Bind, *, job_id: int, error: str | None = None) -> dict[str, Any]:
     """End a job: Completed, or Failed with ``error``; subtasks still open fail with it."""
     now = utcnow()
-    with session(engine) as db:
-        job = db.get(Job, job_id)
-        assert job is not None
-        job.ended_at = now
-        if error is None:
-            job.status = Status.COMPLETED
-        else:
-            job.status, job.failed_at, job.error = Status.FAILED, now, error
-            _fail_open_subtasks(db, [job_id], error, now)
-        db.commit()
-        return _row(db, job)
+    status = Status.COMPLETED if error is None else Status.FAILED
+    values = {
+        'job_id': job_id,
+        'status': status,
+        'ended_at': now,
+        'failed_at': None if error is None else now,
+        'error': error,
+    }
+    with transaction(bind) as connection:
+        job = connection.execute(_UPDATE_JOB, values).one()
+        if error is not None:
+            _fail_open_subtasks(connection, [job_id], error, now)
+        return job_row(job)
 
 
 def fail_interrupted(engine: sa.Engine) -> list[dict[str, Any]]:
@@ -155,20 +177,16 @@ def fail_interrupted(engine: sa.Engine) -> list[dict[str, Any]]:
             job.status, job.ended_at, job.failed_at, job.error = Status.FAILED, now, now, INTERRUPTED
         _fail_open_subtasks(db, [job.id for job in jobs if job.id is not None], INTERRUPTED, now)
         db.commit()
-        return [_row(db, job) for job in jobs]
+        return [job_row(job) for job in jobs]
 
 
 def _fail_open_subtasks(db: Any, job_ids: list[int], message: str, now: datetime) -> None:
     if job_ids:
         db.execute(
-            sa.update(Subtask)
-            .where(col(Subtask.job_id).in_(job_ids), col(Subtask.status) == Status.IN_PROGRESS)
+            sa.update(SUBTASK)
+            .where(SUBTASK.c.job_id.in_(job_ids), SUBTASK.c.status == Status.IN_PROGRESS)
             .values(status=Status.FAILED, message=message, updated_at=now)
         )
-
-
-def _row(db: Any, job: Job) -> dict[str, Any]:
-    return job_row(job)
 
 
 def visible_to(query: Any, viewer: User) -> Any:
