@@ -49,6 +49,7 @@ def serve(settings: Settings) -> None:
         show=False,
         favicon='🗂️',
         reconnect_timeout=10,
+        tailwind=False,  # see app/pages/utilities.css
     )
 
 

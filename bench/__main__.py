@@ -29,6 +29,7 @@ from bench.seed import seed
 from bench.server import ADMIN, Server, launch_browser, start_server
 
 POSTGRES_URL = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+PARTS = ('api', 'browser', 'push', 'throughput', 'import')
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Config:
     postgres: bool
     output: Path
     keep: bool
+    parts: set[str]
 
 
 def parse_config(argv: list[str] | None) -> Config:
@@ -70,7 +72,11 @@ def parse_config(argv: list[str] | None) -> Config:
     parser.add_argument('--no-postgres', action='store_true', help='skip PostgreSQL (also BENCH_POSTGRES=0)')
     parser.add_argument('--output', type=Path, default=RESULTS, help='where the JSON results go')
     parser.add_argument('--keep', action='store_true', help='keep the temporary data directory')
+    parser.add_argument('--only', default='', help=f'comma-separated subset of: {", ".join(PARTS)} (default: all)')
     args = parser.parse_args(argv)
+    only = {part.strip() for part in args.only.split(',') if part.strip()} or set(PARTS)
+    if unknown := only - set(PARTS):
+        parser.error(f'unknown part(s) for --only: {", ".join(sorted(unknown))}')
     return Config(
         jobs=args.jobs,
         import_rows=args.import_rows,
@@ -85,6 +91,7 @@ def parse_config(argv: list[str] | None) -> Config:
         postgres=not args.no_postgres and env('BENCH_POSTGRES', '1') != '0',
         output=args.output,
         keep=args.keep,
+        parts=only,
     )
 
 
@@ -124,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             chromium = launch_browser(playwright)
             try:
                 bench_sqlite(run, chromium, workdir)
-                if config.postgres:
+                if config.postgres and 'api' in config.parts:
                     bench_postgres(run, chromium, workdir)
                 else:
                     run.notes.append('PostgreSQL skipped (--no-postgres).')
@@ -146,25 +153,32 @@ def bench_sqlite(run: Run, chromium: Browser, workdir: Path) -> None:
     url = f'sqlite:///{data_dir / "jobs.db"}'
     run.measure(f'SQLite: seeding {config.jobs:,} jobs', lambda: seed_figures(run, url, 'SQLite'))
     with running_server(run, chromium, data_dir) as server:
-        run.measure(f'SQLite: GET /api/jobs at {config.jobs:,} jobs', lambda: api_figures(run, server, url, 'SQLite'))
-        run.measure(
-            'Browser: first rows on Job Management',
-            lambda: browser.measure_first_rows(chromium, server, runs=config.browser_runs, log=run.log),
-        )
-        run.measure(
-            f'Memory and push latency with {config.tabs} tabs',
-            lambda: push.measure_tabs_and_push(
-                chromium, server, tabs=config.tabs, rate=config.push_rate, seconds=config.push_seconds, log=run.log
-            ),
-        )
-        run.measure(
-            'End-to-end job throughput',
-            lambda: throughput.measure_throughput(chromium, server, count=config.throughput_jobs, log=run.log),
-        )
-        run.measure(
-            f'Import throughput ({config.import_rows:,} rows)',
-            lambda: imports.measure_import(server, workdir, rows=config.import_rows, log=run.log),
-        )
+        if 'api' in config.parts:
+            run.measure(
+                f'SQLite: GET /api/jobs at {config.jobs:,} jobs', lambda: api_figures(run, server, url, 'SQLite')
+            )
+        if 'browser' in config.parts:
+            run.measure(
+                'Browser: first rows on Job Management',
+                lambda: browser.measure_first_rows(chromium, server, runs=config.browser_runs, log=run.log),
+            )
+        if 'push' in config.parts:
+            run.measure(
+                f'Memory and push latency with {config.tabs} tabs',
+                lambda: push.measure_tabs_and_push(
+                    chromium, server, tabs=config.tabs, rate=config.push_rate, seconds=config.push_seconds, log=run.log
+                ),
+            )
+        if 'throughput' in config.parts:
+            run.measure(
+                'End-to-end job throughput',
+                lambda: throughput.measure_throughput(chromium, server, count=config.throughput_jobs, log=run.log),
+            )
+        if 'import' in config.parts:
+            run.measure(
+                f'Import throughput ({config.import_rows:,} rows)',
+                lambda: imports.measure_import(server, workdir, rows=config.import_rows, log=run.log),
+            )
 
 
 def bench_postgres(run: Run, chromium: Browser, workdir: Path) -> None:

@@ -164,7 +164,7 @@ def _status(status: str) -> None:
 
 
 def _file_section(title: str, files: list[dict[str, Any]]) -> None:
-    with ui.card().classes('min-w-[260px] flex-1'):
+    with ui.card().classes('file-section'):
         ui.html(f'<h2 class="text-subtitle1 text-weight-medium q-my-none">{title}</h2>', sanitize=False)
         if not files:
             ui.label('None').classes('text-grey-7')

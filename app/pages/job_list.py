@@ -107,9 +107,10 @@ def _job_grid(category: str, filters: dict[str, str]) -> ui.aggrid:
         'suppressColumnVirtualisation': True,  # every header stays in the DOM for screen readers and tests
         'rowHeight': 44,
         'tooltipShowDelay': 400,
+        'suppressRowTransform': True,  # rows placed with `top`, not one compositor layer each: cheaper updates
     }
     with ui.element('div').classes('relative w-full'):
-        grid = ui.aggrid(options, auto_size_columns=False).classes('w-full h-[calc(100vh-220px)] min-h-[320px]')
+        grid = ui.aggrid(options, auto_size_columns=False).classes('job-grid')
         # Shown by the datasource when the first page says there are no jobs (the grid itself stays blank).
         ui.label('No jobs yet').classes(f'{empty_id} absolute-center text-grey-7 text-subtitle1').style('display: none')
     grid.mark(f'jobs-{category}')

@@ -48,7 +48,7 @@ def _navigation(user: User) -> None:
 
 def _link(text: str, target: str, icon: str) -> None:
     with ui.link(target=target).classes('no-underline text-grey-10 w-full'):
-        with ui.row().classes('items-center q-px-md q-py-sm gap-3 no-wrap hover:bg-grey-3 w-full'):
+        with ui.row().classes('items-center q-px-md q-py-sm gap-3 no-wrap hover-highlight w-full'):
             ui.icon(icon, size='sm').classes('text-grey-7')
             ui.label(text)
 

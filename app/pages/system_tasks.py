@@ -100,7 +100,7 @@ class TaskRow:
         self._next_run: object = NOT_SHOWN
         with ui.card().classes('w-full').mark(f'task-{task.key}'):
             with ui.row().classes('w-full items-center gap-6'):
-                with ui.column().classes('gap-1 min-w-[260px] flex-[2]'):
+                with ui.column().classes('gap-1 task-summary'):
                     ui.html(f'<h2 class="text-subtitle1 text-weight-medium q-my-none">{html.escape(task.name)}</h2>',
                             sanitize=False)  # fmt: skip
                     ui.label(task.summary).classes('text-body2 text-grey-8')
@@ -152,7 +152,7 @@ class TaskRow:
 
 
 def _cell(caption: str) -> ui.column:
-    column = ui.column().classes('gap-0 min-w-[150px] flex-1')
+    column = ui.column().classes('gap-0 task-field')
     with column:
         ui.label(caption).classes('text-caption text-weight-medium text-grey-7')
     return column
