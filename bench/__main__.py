@@ -43,6 +43,7 @@ class Config:
     push_rate: float
     push_seconds: float
     throughput_jobs: int
+    launchers: int
     postgres_url: str
     postgres: bool
     output: Path
@@ -67,6 +68,7 @@ def parse_config(argv: list[str] | None) -> Config:
     parser.add_argument('--push-rate', type=float, default=50.0, help='job changes per second')
     parser.add_argument('--push-seconds', type=float, default=4.0 if quick else 10.0)
     parser.add_argument('--throughput-jobs', type=int, default=300 if quick else 3000)
+    parser.add_argument('--launchers', type=int, default=10, help='concurrent callers launching the throughput jobs')
     parser.add_argument('--postgres-url', default=env('BENCH_POSTGRES_URL', POSTGRES_URL),
                         help='a server to create a scratch database on (dropped afterwards)')  # fmt: skip
     parser.add_argument('--no-postgres', action='store_true', help='skip PostgreSQL (also BENCH_POSTGRES=0)')
@@ -87,6 +89,7 @@ def parse_config(argv: list[str] | None) -> Config:
         push_rate=args.push_rate,
         push_seconds=args.push_seconds,
         throughput_jobs=args.throughput_jobs,
+        launchers=args.launchers,
         postgres_url=args.postgres_url,
         postgres=not args.no_postgres and env('BENCH_POSTGRES', '1') != '0',
         output=args.output,
@@ -172,7 +175,9 @@ def bench_sqlite(run: Run, chromium: Browser, workdir: Path) -> None:
         if 'throughput' in config.parts:
             run.measure(
                 'End-to-end job throughput',
-                lambda: throughput.measure_throughput(chromium, server, count=config.throughput_jobs, log=run.log),
+                lambda: throughput.measure_throughput(
+                    chromium, server, count=config.throughput_jobs, launchers=config.launchers, log=run.log
+                ),
             )
         if 'import' in config.parts:
             run.measure(

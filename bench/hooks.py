@@ -104,17 +104,23 @@ def _register_routes() -> None:
 
     @app.post('/_bench/throughput')
     async def throughput(request: Request) -> dict[str, Any]:
-        """Launch ``count`` no-op jobs one after another, as launches come in, then wait until all have ended."""
+        """Launch ``count`` no-op jobs from ``launchers`` concurrent callers (users, schedules), then wait for all."""
         services, user, body = await context(request)
         assert user.id is not None
-        count = int(body['count'])
+        count, launchers = int(body['count']), int(body.get('launchers', 1))
         started = time.time()
-        ids = [
-            await services.jobs.launch(
-                NOOP, description=f'Bench no-op {number}', run_by_id=user.id, run_at=JOBS_PATH, params={}
-            )
-            for number in range(count)
-        ]
+        ids: list[int] = []
+
+        async def launcher(numbers: range) -> None:
+            for number in numbers:
+                ids.append(
+                    await services.jobs.launch(
+                        NOOP, description=f'Bench no-op {number}', run_by_id=user.id, run_at=JOBS_PATH, params={}
+                    )
+                )
+
+        await asyncio.gather(*(launcher(range(first, count, launchers)) for first in range(launchers)))
+        ids.sort()
         launched = time.time()
         await services.jobs.wait_idle(timeout=max(60.0, count / 10))
         ended = time.time()

@@ -13,13 +13,17 @@ from bench.server import Server, new_context, open_jobs_page
 TARGET_JOBS_PER_SECOND = 300.0
 
 
-def measure_throughput(browser: Browser, server: Server, *, count: int, log: Callable[[str], None]) -> list[Figure]:
-    """Launch ``count`` jobs in the server, one after another, with a Job Management tab open; jobs/s until all end."""
+def measure_throughput(
+    browser: Browser, server: Server, *, count: int, launchers: int, log: Callable[[str], None]
+) -> list[Figure]:
+    """Launch ``count`` jobs in the server from ``launchers`` concurrent callers, with a Job Management tab open;
+    jobs/s from the first launch until all have ended."""
     context = new_context(browser, server.cookies)
     try:
         page = open_jobs_page(context, server.url)
-        log(f'  launching {count:,} no-op jobs (2 subtasks each) with one Job Management tab open')
-        result = server.hook('throughput', count=count)
+        log(f'  launching {count:,} no-op jobs (2 subtasks each) from {launchers} concurrent launchers, '
+            'one Job Management tab open')  # fmt: skip
+        result = server.hook('throughput', count=count, launchers=launchers)
         seconds = result['ended'] - result['started']
         rate = count / seconds
         last = page.locator(f'.ag-row[row-id="{result["last_id"]}"] [col-id="status"] [aria-label="Completed"]')
@@ -32,7 +36,7 @@ def measure_throughput(browser: Browser, server: Server, *, count: int, log: Cal
             raise RuntimeError(f'only {result["sample_completed"]} of the last {result["sample_size"]} jobs completed')
         return [
             Figure(
-                f'End-to-end throughput: no-op jobs with 2 subtasks ({count:,} jobs, 1 tab open)',
+                f'End-to-end throughput: no-op jobs with 2 subtasks ({count:,} jobs, {launchers} launchers, 1 tab)',
                 rate,
                 'jobs/s',
                 TARGET_JOBS_PER_SECOND,
