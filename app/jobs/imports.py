@@ -155,9 +155,16 @@ def write_contacts(
                     ContactData(name, email, phone or None, company or None) for _, name, email, phone, company in batch
                 ]
                 outcomes = upsert_contacts(engine, contacts=contacts)
-                report.write(
-                    (row[0], contact.email, 'created' if outcome.created else 'updated', outcome.contact_id)
-                    for row, contact, outcome in zip(batch, contacts, outcomes, strict=True)
+                report.write_checked(
+                    [
+                        (
+                            row[0],
+                            safe_cell(contact.email),
+                            'created' if outcome.created else 'updated',
+                            outcome.contact_id,
+                        )
+                        for row, contact, outcome in zip(batch, contacts, outcomes, strict=True)
+                    ]
                 )
                 created += sum(outcome.created for outcome in outcomes)
                 done += len(batch)

@@ -37,6 +37,11 @@ class CsvReport:
             self._writer.writerow([safe_cell(value) for value in row])
             self.rows += 1
 
+    def write_checked(self, rows: Sequence[Sequence[object]]) -> None:
+        """Append rows whose text cells the caller has already passed through ``safe_cell`` (the fast path)."""
+        self._writer.writerows(rows)
+        self.rows += len(rows)
+
     def close(self) -> Path:
         """Finish the file and return its path (to hand to ``ctx.add_output``)."""
         self._file.close()
