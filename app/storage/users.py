@@ -73,9 +73,14 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
+_USER_BY_ID = sa.select(User.__table__).where(sa.column('id') == sa.bindparam('user_id'))  # type: ignore[attr-defined]
+
+
 def get_user(engine: sa.Engine, user_id: int) -> User | None:
-    with session(engine) as db:
-        return db.get(User, user_id)
+    """Every page and API request reads its user: one plain query, no ORM session."""
+    with engine.connect() as connection:
+        row = connection.execute(_USER_BY_ID, {'user_id': user_id}).first()
+    return User(**row._mapping) if row is not None else None
 
 
 def list_users(engine: sa.Engine) -> list[User]:
