@@ -36,8 +36,8 @@ def register(services: Services) -> None:
             query = parse_list_query(dict(request.query_params))
         except InvalidQuery as error:
             return JSONResponse({'detail': str(error)}, status_code=422)
-        total, rows = await fetch(listing.list_jobs, services.engine, viewer=viewer, **query)
-        return JSONResponse({'total': total, 'rows': rows})
+        page = await fetch(listing.list_jobs, services.engine, viewer=viewer, **query)
+        return JSONResponse({'total': page.total, 'rows': page.rows, 'total_is_exact': page.total_is_exact})
 
     @app.get('/api/jobs/{job_id}')
     async def get_job(job_id: str) -> Response:

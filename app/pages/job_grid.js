@@ -94,7 +94,10 @@ window.jobGrids = window.jobGrids || (() => {
             })
             .then((page) => {
               for (const row of page.rows) maxIds.set(category, Math.max(maxIds.get(category) || 0, row.id));
-              params.successCallback(newerThanFetch(page.rows, startedAt), page.total);
+              // A text search counts only so far ahead: then the end is unknown until a page comes back short.
+              const ended = page.rows.length < limit;
+              const lastRow = page.total_is_exact === false ? (ended ? params.startRow + page.rows.length : -1) : page.total;
+              params.successCallback(newerThanFetch(page.rows, startedAt), lastRow);
               const empty = document.querySelector(`.${emptyLabelId}`);
               if (empty) empty.style.display = page.total === 0 ? "" : "none";
               done();

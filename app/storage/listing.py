@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import col, func, select
@@ -24,6 +24,19 @@ SORT_FIELDS: dict[str, Any] = {
 }
 MAX_LIMIT = 1000
 TRIGRAM = 3
+# Text search at a million rows: a word found in many descriptions is found fastest by reading the newest rows
+# in sort order until a page is full; a rare one through the trigram index. Only a window of the first rows is
+# read the first way (this many, or ten times the rows up to the page's end) before falling back to the second.
+SEARCH_WINDOW = 5000
+SEARCH_WINDOW_GROWTH = 10
+# A text search counts its matches only this far past the page; "total" is then a lower bound ("N or more").
+SEARCH_COUNT_AHEAD = 1000
+
+
+class JobPage(NamedTuple):
+    total: int
+    rows: list[dict[str, Any]]
+    total_is_exact: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +84,12 @@ def list_jobs(
     offset: int = 0,
     limit: int = 100,
     sort: str = '-started_at',
-) -> tuple[int, list[dict[str, Any]]]:
-    """One page of the jobs ``viewer`` may see, filtered and sorted in SQL; returns (total, rows).
+) -> JobPage:
+    """One page of the jobs ``viewer`` may see, filtered and sorted in SQL, with the total.
 
     The page's ids come from an index alone (every sort is "column, started_at, id", which migration 0002
     indexes per category), then only those rows are read; the total comes from the trigger-kept group counts.
+    A text search (``q``) counts at most ``SEARCH_COUNT_AHEAD`` matches past the page (``total_is_exact`` False).
     """
     descending = sort.startswith('-')
     columns = [SORT_FIELDS[sort.lstrip('-')], Job.started_at, Job.id]
@@ -83,13 +97,50 @@ def list_jobs(
         columns = [Job.started_at, Job.id] if sort.lstrip('-') == 'started_at' else [Job.id]
     order = [col(column).desc() if descending else col(column).asc() for column in columns]
     dialect = engine.dialect.name
-    page_ids = filters.apply(visible_to(select(Job.id), viewer), dialect).order_by(*order).offset(offset).limit(limit)
+    visible = visible_to(select(Job.id), viewer)
     # Plain rows, not ORM objects: building and tracking a hundred instances cost more than the queries.
     with engine.connect() as connection:
-        ids = list(connection.execute(page_ids).scalars())
+        ids = _searched_in_window(connection, filters, visible, order, offset, limit) if filters.q else None
+        dense = ids is not None  # a text found within the window: counting by reading rows stops soon
+        if ids is None:
+            page_ids = filters.apply(visible, dialect).order_by(*order).offset(offset).limit(limit)
+            ids = list(connection.execute(page_ids).scalars())
         jobs = {row.id: row for row in connection.execute(sa.select(JOB).where(JOB.c.id.in_(ids)))} if ids else {}
-        total = _total(connection, viewer, filters, dialect)
-    return total, [job_row(jobs[job_id]) for job_id in ids]
+        if not filters.q:
+            total, exact = _total(connection, viewer, filters, dialect), True
+        elif 0 < len(ids) < limit or (not ids and not offset):  # the list ends on this page
+            total, exact = offset + len(ids), True
+        else:
+            total, exact = _count_matches(connection, viewer, filters, dialect, cap=offset + limit + SEARCH_COUNT_AHEAD,
+                                          by_reading_rows=dense)  # fmt: skip
+    return JobPage(total, [job_row(jobs[job_id]) for job_id in ids], exact)
+
+
+def _searched_in_window(
+    connection: sa.Connection, filters: JobFilter, visible: Any, order: list[Any], offset: int, limit: int
+) -> list[int] | None:
+    """The page when the first rows in sort order (a window) hold it; None to search everything."""
+    assert filters.q is not None
+    size = max(SEARCH_WINDOW, SEARCH_WINDOW_GROWTH * (offset + limit))
+    window = replace(filters, q=None).apply(visible).order_by(*order).limit(size).scalar_subquery()
+    matching = _like(filters.q)
+    query = select(Job.id).where(col(Job.id).in_(window), matching).order_by(*order).offset(offset).limit(limit)
+    ids = list(connection.execute(query).scalars())
+    return ids if len(ids) == limit else None
+
+
+def _count_matches(
+    connection: sa.Connection, viewer: User, filters: JobFilter, dialect: str, *, cap: int, by_reading_rows: bool
+) -> tuple[int, bool]:
+    """Matches of a text search, counted up to ``cap``; returns (count, exact)."""
+    assert filters.q is not None
+    query = visible_to(select(Job.id), viewer)
+    if by_reading_rows:  # many matches: reading rows finds ``cap`` of them quickly, the index would list them all
+        query = replace(filters, q=None).apply(query).where(_like(filters.q))
+    else:
+        query = filters.apply(query, dialect)
+    count = int(connection.execute(select(func.count()).select_from(query.limit(cap + 1).subquery())).scalar_one())
+    return (cap, False) if count > cap else (count, True)
 
 
 def _total(connection: sa.Connection, viewer: User, filters: JobFilter, dialect: str) -> int:
@@ -118,6 +169,12 @@ def _contains(text: str, dialect: str) -> Any:
         return col(Job.id).in_(matches)
     # PostgreSQL's pg_trgm GIN index serves ILIKE directly; SQLite text shorter than a trigram reads every row.
     return col(Job.description).ilike(f'%{_escape_like(text)}%', escape='\\')
+
+
+def _like(q: str) -> Any:
+    """Description contains ``q`` (any case), or ``q`` is the job id: checked row by row, no index."""
+    text = col(Job.description).ilike(f'%{_escape_like(q)}%', escape='\\')
+    return sa.or_(col(Job.id) == int(q), text) if q.isdigit() else text
 
 
 def _escape_like(text: str) -> str:

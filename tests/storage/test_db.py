@@ -1,7 +1,9 @@
 """The schema is created and upgraded by migrations, on SQLite and PostgreSQL alike."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from app.config import Settings
@@ -88,9 +90,9 @@ def test_group_counts_follow_inserts_updates_and_deletes(database_url: str) -> N
         connection.execute(sa.text(f'DELETE FROM job WHERE id = {made[3]}'))
 
     def total(viewer: object, **filters: str) -> int:
-        counted, rows = list_jobs(engine, viewer=viewer, filters=JobFilter(**filters), limit=1000)  # type: ignore[arg-type]
-        assert counted >= len(rows)
-        return counted
+        page = list_jobs(engine, viewer=viewer, filters=JobFilter(**filters), limit=1000)  # type: ignore[arg-type]
+        assert page.total >= len(page.rows) and page.total_is_exact
+        return page.total
 
     assert total(admin) == 3
     assert total(admin, status='in_progress') == 1
@@ -131,4 +133,48 @@ def test_text_search_finds_substrings_in_any_case_and_follows_changes(database_u
     assert found('backup') == []
     assert found('renamed') == [ids[1]]
     assert found('of contacts') == []
+    engine.dispose()
+
+
+def test_text_search_pages_agree_with_a_plain_filter_and_bound_their_count(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Common words are read from the newest rows, rare ones through the index: both give the same pages."""
+    from app.storage import listing
+    from app.storage.jobs import JOB
+    from app.storage.listing import JobFilter, list_jobs
+
+    engine = create_engine(database_url)
+    migrate(engine)
+    admin = create_user(engine, username='boss', password='pw', is_admin=True)
+    descriptions = [f'Nightly backup {n}' if n % 3 == 0 else f'Import {n}' for n in range(400)]
+    descriptions[7] = 'Rare needle'
+    rows = [
+        {'job_type': 't', 'name': 'T', 'category': 'general', 'description': text, 'status': 'completed',
+         'started_at': datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=n), 'run_by_id': admin.id,
+         'run_by_name': 'boss', 'run_at': '/', 'progress_done': 0, 'progress_total': 0, 'params': {}}
+        for n, text in enumerate(descriptions)
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        connection.execute(sa.insert(JOB), rows)
+    newest_first = list(reversed(range(1, 401)))
+    backups = [job_id for job_id in newest_first if descriptions[job_id - 1].startswith('Nightly backup')]
+    monkeypatch.setattr(listing, 'SEARCH_WINDOW', 30)  # small, so both ways are taken
+    monkeypatch.setattr(listing, 'SEARCH_WINDOW_GROWTH', 1)
+    monkeypatch.setattr(listing, 'SEARCH_COUNT_AHEAD', 20)
+
+    def page(q: str, offset: int, sort: str = '-started_at') -> listing.JobPage:
+        return list_jobs(engine, viewer=admin, filters=JobFilter(q=q), offset=offset, limit=10, sort=sort)
+
+    first = page('BACKUP', 0)  # found in the window
+    assert [row['id'] for row in first.rows] == backups[:10]
+    assert (first.total, first.total_is_exact) == (30, False)  # "30 or more": counted 20 past the page only
+    deep = page('backup', 120)  # past the window: through the index
+    assert [row['id'] for row in deep.rows] == backups[120:130]
+    last = page('backup', 130)  # the list ends on this page: the total is exact again
+    assert [row['id'] for row in last.rows] == backups[130:] and (last.total, last.total_is_exact) == (134, True)
+    assert [row['id'] for row in page('backup', 0, sort='id').rows] == sorted(backups)[:10]
+    rare = page('needle', 0)
+    assert [row['id'] for row in rare.rows] == [8] and (rare.total, rare.total_is_exact) == (1, True)
+    assert page('nothing', 0).rows == [] and page('nothing', 0).total == 0
     engine.dispose()
