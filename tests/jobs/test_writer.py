@@ -18,21 +18,26 @@ def new_job(bind: Any, *, run_by_id: int, description: str) -> dict[str, Any]:
                               run_by_id=run_by_id, run_at='/x', params={})  # fmt: skip
 
 
+async def queued_together(writer: Writer, writes: list[Any]) -> list[Any]:
+    """Run ``writes`` (coroutines of ``writer.write``) queued while the writer is busy, so they form one batch."""
+    gate = threading.Event()
+    blocker = asyncio.ensure_future(writer.write(lambda _connection: gate.wait(10)))
+    await asyncio.sleep(0.05)  # the writer thread now waits inside its first transaction
+    pending = asyncio.gather(*writes, return_exceptions=True)
+    await asyncio.sleep(0.05)
+    gate.set()
+    await blocker
+    return await pending
+
+
 async def test_a_burst_commits_together_and_a_bad_write_fails_alone(engine: sa.Engine) -> None:
     owner = users.ensure_system_user(engine).id
     assert owner is not None
     writer = Writer(engine)
-    gate = threading.Event()
     try:
-        blocker = asyncio.ensure_future(writer.write(lambda _connection: gate.wait(10)))
-        await asyncio.sleep(0.05)  # the writer thread now waits inside its first transaction
         writes = [writer.write(lambda c, n=n: new_job(c, run_by_id=owner, description=f'job {n}')) for n in range(20)]
         writes.insert(7, writer.write(lambda c: new_job(c, run_by_id=999_999, description='nobody runs this')))
-        pending = asyncio.gather(*writes, return_exceptions=True)
-        await asyncio.sleep(0.05)
-        gate.set()
-        await blocker
-        results = await pending
+        results = await queued_together(writer, writes)
     finally:
         writer.stop()
 
@@ -48,7 +53,6 @@ async def test_twenty_writes_queued_together_take_one_commit(engine: sa.Engine) 
     owner = users.ensure_system_user(engine).id
     assert owner is not None
     writer = Writer(engine)
-    gate = threading.Event()
     commits: list[int] = []
 
     def count(_connection: Any) -> None:
@@ -56,15 +60,10 @@ async def test_twenty_writes_queued_together_take_one_commit(engine: sa.Engine) 
 
     sa.event.listen(engine, 'commit', count)
     try:
-        blocker = asyncio.ensure_future(writer.write(lambda _connection: gate.wait(10)))
-        await asyncio.sleep(0.05)
-        pending = asyncio.gather(
-            *(writer.write(lambda c, n=n: new_job(c, run_by_id=owner, description=f'job {n}')) for n in range(20))
+        rows = await queued_together(
+            writer,
+            [writer.write(lambda c, n=n: new_job(c, run_by_id=owner, description=f'job {n}')) for n in range(20)],
         )
-        await asyncio.sleep(0.05)
-        gate.set()
-        await blocker
-        rows = await pending
     finally:
         writer.stop()
         sa.event.remove(engine, 'commit', count)
