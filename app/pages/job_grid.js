@@ -13,6 +13,9 @@ window.jobGrids = window.jobGrids || (() => {
     failed: { text: "Failed", icon: "cancel", css: "job-status job-status--failed" },
   };
   const FETCH_RETRIES = 5;
+  const REFRESH_INTERVAL_MS = 1000;
+  const lastRefresh = new Map(); // grid -> time of its last reload for new jobs
+  const refreshPending = new Set();
   const RETRY_DELAY_MS = 1000;
   const maxIds = new Map();
   const filters = new Map(); // category -> {status, job, run_by, since, until, q}
@@ -128,7 +131,20 @@ window.jobGrids = window.jobGrids || (() => {
       if (node) node.setData(row);
       else if (row.id > (maxIds.get(category) || 0)) newJob = true;
     }
-    if (newJob) api.refreshInfiniteCache();
+    if (newJob) refreshSoon(api, gridElementId);
+  }
+
+  // New jobs reload the cached blocks at once, then at most once a second while they keep coming: during a
+  // burst every reload would fetch the same pages again. Changes to loaded rows are never delayed.
+  function refreshSoon(api, key) {
+    if (refreshPending.has(key)) return;
+    refreshPending.add(key);
+    const wait = Math.max(0, (lastRefresh.get(key) || 0) + REFRESH_INTERVAL_MS - Date.now());
+    setTimeout(() => {
+      refreshPending.delete(key);
+      lastRefresh.set(key, Date.now());
+      api.refreshInfiniteCache();
+    }, wait);
   }
 
   // <time class="local-time" datetime="..."> elements rendered by the server show the browser's local time.
