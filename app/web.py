@@ -15,7 +15,7 @@ from app.services import Services
 def create_app(services: Services) -> None:
     """Register everything on NiceGUI's app; ``services`` start and stop with it."""
     app.state.services = services  # lets tests and tools reach the running app's services
-    app.add_middleware(auth.AuthMiddleware)
+    app.add_middleware(auth.AuthMiddleware, services=services)
     app.add_middleware(UploadLimit, max_bytes=services.settings.max_upload_bytes)
     app.on_startup(services.start)
     app.on_shutdown(services.stop)

@@ -1,4 +1,5 @@
-"""Sessions: the session keeps only the user id; the role is read from the database on every request."""
+"""Sessions live in the database, keyed by NiceGUI's browser id, so every node that shares the database and the
+storage secret knows who is logged in; the role is read from the database on every request."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from nicegui import app
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from app.pages.data import fetch
 from app.services import Services
 from app.storage.models import User
-from app.storage.users import get_user
+from app.storage.users import end_session, session_user, start_session
 
-SESSION_KEY = 'user_id'
 PUBLIC_PATHS = {'/login'}
 API_PREFIXES = ('/api/', '/files/')
 
@@ -23,9 +24,13 @@ API_PREFIXES = ('/api/', '/files/')
 class AuthMiddleware(BaseHTTPMiddleware):
     """Anonymous visitors are sent to /login (pages) or answered 401 (API and files)."""
 
+    def __init__(self, asgi_app: ASGIApp, *, services: Services) -> None:
+        super().__init__(asgi_app)
+        self.services = services
+
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         path = request.url.path
-        if path in PUBLIC_PATHS or path.startswith('/_nicegui') or app.storage.user.get(SESSION_KEY) is not None:
+        if path in PUBLIC_PATHS or path.startswith('/_nicegui') or await current_user(self.services) is not None:
             return await call_next(request)
         if path.startswith(API_PREFIXES):
             return JSONResponse({'detail': 'Not authenticated'}, status_code=401)
@@ -34,22 +39,18 @@ class AuthMiddleware(BaseHTTPMiddleware):
 
 
 async def current_user(services: Services) -> User | None:
-    """The logged-in user, read fresh from the database (None if logged out or deleted)."""
-    user_id = app.storage.user.get(SESSION_KEY)
-    if user_id is None:
-        return None
-    user: User | None = await fetch(get_user, services.engine, user_id)
-    if user is None:
-        app.storage.user.pop(SESSION_KEY, None)
+    """The logged-in user, read fresh from the database (None if logged out, revoked or deleted)."""
+    user: User | None = await fetch(session_user, services.engine, _browser_id())
     return user
 
 
-def log_in(user: User) -> None:
-    app.storage.user[SESSION_KEY] = user.id
+async def log_in(services: Services, user: User) -> None:
+    assert user.id is not None
+    await fetch(start_session, services.engine, key=_browser_id(), user_id=user.id)
 
 
-def log_out() -> None:
-    app.storage.user.pop(SESSION_KEY, None)
+async def log_out(services: Services) -> None:
+    await fetch(end_session, services.engine, _browser_id())
 
 
 def safe_redirect(target: str | None) -> str:
@@ -57,3 +58,12 @@ def safe_redirect(target: str | None) -> str:
     if target and target.startswith('/') and not target.startswith('//') and '\\' not in target:
         return target
     return '/settings/maintenance/jobs'
+
+
+def _browser_id() -> str:
+    """NiceGUI's id for this browser, from its signed session cookie: the same on every node with the same secret.
+
+    Event handlers cannot set cookies, so logging in keeps this id rather than issuing a new one. NiceGUI hands
+    it out in the middleware, in pages and API routes (the request), and in event handlers (the page's request).
+    """
+    return str(app.storage.browser['id'])

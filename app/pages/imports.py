@@ -47,7 +47,7 @@ def register(services: Services) -> None:
         user = await current_user(services)
         if user is None:
             return RedirectResponse(f'/login?redirect_to={IMPORTS_PATH}')
-        with frame('Contacts Import', user):
+        with frame('Contacts Import', user, services):
             view = ImportView(services, user)
         await view.contacts.refresh()
         LiveUpdates(services, user, view.show_changes)

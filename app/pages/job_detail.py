@@ -53,12 +53,12 @@ def register(services: Services) -> None:
             detail = await fetch(queries.get_job, services.engine, viewer=user, job_id=int(job_id))
         if detail is None:
             ui.context.client.status_code = 404
-            with frame('Job not found', user):
+            with frame('Job not found', user, services):
                 ui.label('This job does not exist, or you may not see it.')
                 ui.link('Back to Job Management', JOBS_PATH)
             return None
 
-        with frame(f'Job {detail["id"]}', user):
+        with frame(f'Job {detail["id"]}', user, services):
             ui.link('← Job Management', f'{JOBS_PATH}?tab={"imports" if detail["category"] == "import" else "general"}')
             view = DetailView(detail)
 

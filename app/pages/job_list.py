@@ -67,7 +67,7 @@ def register(services: Services) -> None:
             query = urlencode({'tab': tabs.value, **{k: v for k, v in filters.items() if v}})
             ui.navigate.history.replace(f'{JOBS_PATH}?{query}')
 
-        with frame('Job Management', user):
+        with frame('Job Management', user, services):
             selected: Any = tab if tab in TABS else 'general'
             with ui.tabs(value=selected).classes('w-full').props('align=left') as tabs:
                 for key, (label, _category) in TABS.items():

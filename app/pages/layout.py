@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from nicegui import ui
 
 from app.pages.auth import log_out
+from app.services import Services
 from app.storage.models import User
 
 JOBS_PATH = '/settings/maintenance/jobs'
@@ -16,7 +17,7 @@ IMPORTS_PATH = '/imports'
 
 
 @contextmanager
-def frame(title: str, user: User) -> Iterator[None]:
+def frame(title: str, user: User, services: Services) -> Iterator[None]:
     """Header, drawer and a content column with ``title`` as the page heading."""
     ui.page_title(f'{title} · Job Management')
     with ui.left_drawer(bordered=True).classes('bg-grey-1 q-pa-none').props('width=250') as drawer:
@@ -28,7 +29,7 @@ def frame(title: str, user: User) -> Iterator[None]:
         with ui.row().classes('items-center no-wrap gap-2'):
             ui.icon('account_circle')
             ui.label(user.username).mark('username').classes('text-body2')
-            ui.button('Log out', on_click=_log_out).props('flat dense color=white no-caps')
+            ui.button('Log out', on_click=lambda: _log_out(services)).props('flat dense color=white no-caps')
     with ui.column().classes('w-full q-pa-md gap-3'):
         ui.html(f'<h1 class="text-h5 q-my-none">{_escape(title)}</h1>', sanitize=False)
         yield
@@ -53,8 +54,8 @@ def _link(text: str, target: str, icon: str) -> None:
             ui.label(text)
 
 
-def _log_out() -> None:
-    log_out()
+async def _log_out(services: Services) -> None:
+    await log_out(services)
     ui.navigate.to('/login')
 
 

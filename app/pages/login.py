@@ -41,7 +41,7 @@ def register(services: Services) -> None:
                 show_error(INVALID)
                 return
             throttle.record_success(keys[0])
-            log_in(user)
+            await log_in(services, user)
             ui.navigate.to(safe_redirect(redirect_to))
 
         def show_error(message: str) -> None:

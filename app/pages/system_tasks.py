@@ -37,7 +37,7 @@ def register(services: Services) -> None:
             return RedirectResponse(f'/login?redirect_to={TASKS_PATH}')
         if not user.is_admin:  # answered exactly like a page that does not exist
             ui.context.client.status_code = 404
-            with frame('Not found', user):
+            with frame('Not found', user, services):
                 ui.label('This page does not exist, or you may not see it.')
                 ui.link('Back to Job Management', JOBS_PATH)
             return None
@@ -66,7 +66,7 @@ def register(services: Services) -> None:
                 return
             ui.notify(f'{task.name} started as job {job_id}', type='positive')
 
-        with frame('System Tasks', user):
+        with frame('System Tasks', user, services):
             ui.label('Scheduled runs are run by the user "system". Times are shown in your local time.') \
                 .classes('text-body2 text-grey-8')  # fmt: skip
             rows = {task.key: TaskRow(task, services.schedules.get(task.key, ''), run_now) for task in tasks}

@@ -1,4 +1,4 @@
-"""SQLModel tables: users, jobs, their subtasks and files, and imported contacts."""
+"""SQLModel tables: users and their login sessions, jobs, their subtasks and files, and imported contacts."""
 
 from __future__ import annotations
 
@@ -58,6 +58,22 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     is_admin: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UserSession(SQLModel, table=True):
+    """A logged-in browser, seen alike by every node that shares the database (migration 0004).
+
+    ``id`` is the SHA-256 of NiceGUI's browser id (kept in the signed session cookie), never the id itself.
+    """
+
+    __tablename__ = 'user_session'
+
+    id: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey('user.id', ondelete='CASCADE'), nullable=False, index=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Job(SQLModel, table=True):

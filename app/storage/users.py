@@ -1,21 +1,28 @@
-"""User accounts: argon2 password hashes, look-ups and the first-start admin."""
+"""User accounts: argon2 password hashes, look-ups, login sessions and the first-start admin."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import SQLModel, select
 
 from app.storage.db import session
-from app.storage.models import User
+from app.storage.models import User, utcnow
 
 SYSTEM_USERNAME = 'system'
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist keeps the timing of both failures alike.
 _DUMMY_HASH = _hasher.hash('not-a-real-password')
+USER = SQLModel.metadata.tables['user']
+SESSION = SQLModel.metadata.tables['user_session']
+# A session's last_seen_at is written at most this often, so requests stay reads.
+SEEN_INTERVAL = timedelta(minutes=1)
 
 
 class UserError(ValueError):
@@ -53,6 +60,7 @@ def set_password(engine: sa.Engine, *, username: str, password: str) -> None:
         if user is None or username == SYSTEM_USERNAME:
             raise UserError(f'No user "{username}"')
         user.password_hash = hash_password(password)
+        db.exec(sa.delete(SESSION).where(SESSION.c.user_id == user.id))  # logged out everywhere
         db.commit()
 
 
@@ -73,14 +81,51 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-_USER_BY_ID = sa.select(User.__table__).where(sa.column('id') == sa.bindparam('user_id'))  # type: ignore[attr-defined]
+_SESSION_USER = (
+    sa.select(USER, SESSION.c.last_seen_at)
+    .join(SESSION, SESSION.c.user_id == USER.c.id)
+    .where(SESSION.c.id == sa.bindparam('digest'))
+)
 
 
-def get_user(engine: sa.Engine, user_id: int) -> User | None:
-    """Every page and API request reads its user: one plain query, no ORM session."""
+def start_session(engine: sa.Engine, *, key: str, user_id: int) -> None:
+    """Log the browser with the secret ``key`` in as the user, replacing a session it had; only a hash is stored."""
+    now = utcnow()
+    insert = postgresql.insert if engine.dialect.name == 'postgresql' else sqlite.insert
+    statement = insert(SESSION).values(id=_digest(key), user_id=user_id, created_at=now, last_seen_at=now)
+    # An upsert: two clicks on "Log in" at once must not fail on the primary key.
+    new = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=['id'],
+        set_={'user_id': new.user_id, 'created_at': new.created_at, 'last_seen_at': new.last_seen_at},
+    )
+    with engine.begin() as connection:
+        connection.execute(statement)
+
+
+def session_user(engine: sa.Engine, key: str) -> User | None:
+    """The user the browser with ``key`` is logged in as, or None; every request asks: one plain query, no ORM."""
+    digest = _digest(key)
     with engine.connect() as connection:
-        row = connection.execute(_USER_BY_ID, {'user_id': user_id}).first()
-    return User(**row._mapping) if row is not None else None
+        row = connection.execute(_SESSION_USER, {'digest': digest}).first()
+    if row is None:
+        return None
+    values = dict(row._mapping)
+    if utcnow() - values.pop('last_seen_at') >= SEEN_INTERVAL:
+        with engine.begin() as connection:
+            connection.execute(sa.update(SESSION).where(SESSION.c.id == digest).values(last_seen_at=utcnow()))
+    return User(**values)
+
+
+def end_session(engine: sa.Engine, key: str) -> None:
+    """Log the browser with ``key`` out, on every node."""
+    with engine.begin() as connection:
+        connection.execute(sa.delete(SESSION).where(SESSION.c.id == _digest(key)))
+
+
+def _digest(key: str) -> str:
+    """What the database holds instead of the browser's key: reading the table gives no usable cookie."""
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def list_users(engine: sa.Engine) -> list[User]:

@@ -73,9 +73,10 @@ def server_env(data_dir: Path, port: int) -> dict[str, str]:
     return env
 
 
-def start_server(data_dir: Path, port: int | None = None) -> Server:
+def start_server(data_dir: Path, port: int | None = None, **settings: str) -> Server:
+    """Start ``python main.py``; ``settings`` are extra ``JOBS_*`` variables (e.g. ``JOBS_DATABASE_URL``)."""
     port = port or free_port()
-    env = server_env(data_dir, port)
+    env = server_env(data_dir, port) | settings
     log = data_dir.parent / f'server-{port}.log'
     data_dir.mkdir(parents=True, exist_ok=True)
     with log.open('ab') as output:

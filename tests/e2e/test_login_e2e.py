@@ -1,8 +1,11 @@
-"""A new user's first steps in a real browser."""
+"""A new user's first steps in a real browser, and one login served by two nodes."""
 
+from pathlib import Path
+
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN, Server, log_in
+from tests.e2e.conftest import ADMIN, Server, log_in, start_server, stop_server
 
 
 def test_login_shows_username_in_header_and_log_out_returns_to_login(page: Page, server: Server) -> None:
@@ -28,3 +31,25 @@ def test_cli_user_can_log_in(page: Page, server: Server) -> None:
     log_in(page, server, username, password)
     expect(page.locator('header').get_by_text('carol', exact=True)).to_be_visible()
     expect(page.get_by_text('System Tasks')).to_have_count(0)
+
+
+@pytest.mark.parametrize('database_url', ['postgresql'], indirect=True)
+def test_two_nodes_share_logins_and_logging_out_on_one_ends_it_on_both(
+    page: Page, tmp_path: Path, database_url: str
+) -> None:
+    shared = {'JOBS_DATABASE_URL': database_url, 'JOBS_STORAGE_SECRET': 'one-secret-for-every-node'}
+    first = start_server(tmp_path / 'first' / 'data', **shared)
+    try:
+        second = start_server(tmp_path / 'second' / 'data', **shared)
+        try:
+            log_in(page, first)
+            page.goto(f'{second.url}/imports')  # as if the load balancer picked the other node (same host: same cookie)
+            expect(page.locator('header').get_by_text(ADMIN[0], exact=True)).to_be_visible()
+            page.get_by_role('button', name='Log out').click()
+            expect(page).to_have_url(f'{second.url}/login')
+            page.goto(f'{first.url}/imports')
+            expect(page).to_have_url(f'{first.url}/login?redirect_to=/imports')
+        finally:
+            stop_server(second)
+    finally:
+        stop_server(first)

@@ -1,5 +1,17 @@
+"""Logging in and out; sessions live in the database, so every node knows them and they can be revoked."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from nicegui import app
+from nicegui.storage import Storage
 from nicegui.testing import User
 
+from app.services import Services
+from app.storage.users import SESSION, set_password
+from tests.conftest import ADMIN
 from tests.pages.conftest import log_in, log_in_failing
 
 
@@ -30,3 +42,45 @@ async def test_log_out_returns_to_login(user: User) -> None:
     await user.should_see('Log in')
     await user.open('/imports')
     await user.should_see('Log in')
+
+
+async def test_log_out_ends_the_session_for_every_copy_of_the_cookie(
+    user: User, services: Services, new_browser: Callable[[], User]
+) -> None:
+    await log_in(user)
+    copy = new_browser()
+    copy.http_client.cookies.update(user.http_client.cookies)  # e.g. a request the load balancer sent elsewhere
+    assert (await copy.http_client.get('/api/jobs?limit=1')).status_code == 200
+    await user.open('/imports')
+    user.find('Log out').click()
+    await user.should_see('Log in')
+    assert (await copy.http_client.get('/api/jobs?limit=1')).status_code == 401
+    await copy.open('/imports')
+    await copy.should_see('Log in')
+    with services.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(SESSION)).scalar() == 0
+
+
+async def test_password_change_sends_a_logged_in_browser_to_login(user: User, services: Services) -> None:
+    await log_in(user)
+    await user.open('/imports')
+    await user.should_see('Log out')
+    set_password(services.engine, username=ADMIN[0], password='a-new-password')  # e.g. `main.py user set-password`
+    await user.open('/imports')
+    await user.should_see('Log in')
+    assert (await user.http_client.get('/api/jobs?limit=1')).status_code == 401
+
+
+async def test_a_node_that_never_saw_the_browser_knows_it_is_logged_in(
+    user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await log_in(user)
+    original = app.storage
+    monkeypatch.setattr(Storage, 'path', tmp_path / 'other-node')
+    app.storage = Storage()  # NiceGUI's per-process store as on another node: empty
+    try:
+        await user.open('/imports')
+        await user.should_see('Contacts Import')
+        assert user.find(marker='username').elements.pop().text == ADMIN[0]
+    finally:
+        app.storage = original

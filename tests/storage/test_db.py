@@ -15,12 +15,12 @@ def test_migrations_create_schema_and_keep_data_on_restart(database_url: str) ->
     engine = create_engine(database_url)
     assert current_revision(engine) is None
     migrate(engine)
-    assert current_revision(engine) == '0003'
+    assert current_revision(engine) == '0004'
     create_user(engine, username='kept', password='pw')
     migrate(engine)  # a second start upgrades in place and never recreates
     assert [user.username for user in list_users(engine)] == ['kept']
     tables = set(sa.inspect(engine).get_table_names())
-    assert {'user', 'job', 'subtask', 'job_file', 'contact', 'job_count'} <= tables
+    assert {'user', 'user_session', 'job', 'subtask', 'job_file', 'contact', 'job_count'} <= tables
     engine.dispose()
 
 
