@@ -1,9 +1,12 @@
-"""Job Management: ``python main.py [serve]`` starts the server; ``python main.py user ...`` manages users."""
+"""Job Management: ``python main.py [serve]`` starts the server, ``worker`` a job worker (PostgreSQL),
+``db upgrade`` migrates the database, ``user ...`` manages users."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from pydantic import ValidationError
 from app.config import Settings
 from app.services import build_services
 from app.storage import users
+from app.storage.db import create_engine, current_revision, migrate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in (None, 'serve'):
         serve(settings)
         return 0
+    if args.command == 'worker':
+        return run_worker(settings, concurrency=args.concurrency)
+    if args.command == 'db':
+        return upgrade_database(settings)
     return manage_users(settings, args)
 
 
@@ -64,6 +72,49 @@ def _keep_sessions_in(path: Path) -> None:
     app.storage = Storage()
 
 
+def run_worker(settings: Settings, *, concurrency: int | None) -> int:
+    """Run jobs without serving pages, until SIGTERM or Ctrl+C (several machines on PostgreSQL)."""
+    if not settings.resolved_database_url.startswith('postgresql'):
+        print(
+            'Error: "worker" needs a shared PostgreSQL database (JOBS_DATABASE_URL=postgresql+psycopg://...).'
+            ' With SQLite, "serve" runs every job itself.',
+            file=sys.stderr,
+        )
+        return 2
+    if concurrency is not None:
+        if concurrency < 1:
+            print('Error: --concurrency must be at least 1', file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={'worker_concurrency': concurrency})
+    asyncio.run(_work(settings))
+    return 0
+
+
+async def _work(settings: Settings) -> None:
+    services = build_services(settings)
+    services.start(web=False)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    print(f'Worker {services.jobs.node} is running jobs (concurrency {settings.worker_concurrency})', flush=True)
+    await stopping.wait()
+    print('Worker stopping: running jobs get a grace period, then end as Interrupted', flush=True)
+    await services.stop()
+
+
+def upgrade_database(settings: Settings) -> int:
+    """Apply the app's migrations (and, on PostgreSQL, procrastinate's schema)."""
+    settings.prepare_data_dir()
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        migrate(engine)
+        print(f'Database is at revision {current_revision(engine)}')
+    finally:
+        engine.dispose()
+    return 0
+
+
 def manage_users(settings: Settings, args: argparse.Namespace) -> int:
     services = build_services(settings)
     services.prepare()
@@ -89,7 +140,11 @@ def manage_users(settings: Settings, args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='python main.py', description='Job Management server and admin commands.')
     commands = parser.add_subparsers(dest='command')
-    commands.add_parser('serve', help='start the web server (the default)')
+    commands.add_parser('serve', help='start the web server with its own job worker (the default)')
+    worker = commands.add_parser('worker', help='run jobs without serving pages (PostgreSQL, several machines)')
+    worker.add_argument('--concurrency', type=int, help='jobs run at once (default: JOBS_WORKER_CONCURRENCY, 10)')
+    db = commands.add_parser('db', help='database maintenance').add_subparsers(dest='db_command', required=True)
+    db.add_parser('upgrade', help="apply the app's migrations and the job queue's schema")
     user = commands.add_parser('user', help='manage user accounts').add_subparsers(dest='user_command', required=True)
     add = user.add_parser('add', help='create a user')
     add.add_argument('name')

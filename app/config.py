@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     purge_cron: str = '30 3 * * *'
     integrity_cron: str = '0 4 * * 0'
     extra_job_types: str = ''
+    # Several nodes on PostgreSQL (see README "Running on several machines"):
+    worker_concurrency: int = 10  # jobs one worker process runs at once
+    stalled_after_seconds: int = 30  # a worker silent this long is dead; its jobs are started again
+    max_attempts: int = 3  # runs of a job whose workers keep dying before it is marked Failed
 
     @field_validator('storage_secret')
     @classmethod
@@ -50,7 +54,7 @@ class Settings(BaseSettings):
             crontab_trigger(value)  # raises ValueError naming the problem
         return value.strip()
 
-    @field_validator('max_upload_mb', 'retention_days')
+    @field_validator('max_upload_mb', 'retention_days', 'worker_concurrency', 'stalled_after_seconds', 'max_attempts')
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import secrets
+import socket
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
 from app.config import Settings
 from app.jobs.events import ChangeFeed
+from app.jobs.executors import LocalExecutor
 from app.jobs.registry import Registry
+from app.jobs.relay import ChangeRelay
 from app.jobs.service import JobService
 from app.storage import users
 from app.storage.db import create_engine, migrate, refresh_statistics
@@ -29,23 +34,30 @@ class Services:
     jobs: JobService
     system_user_id: int = 0
     schedules: dict[str, str] = field(default_factory=dict)
+    relay: ChangeRelay | None = None
 
-    def start(self) -> None:
-        """Prepare the data dir, migrate, create the first admin, recover crashed jobs, start the scheduler.
+    def start(self, *, web: bool = True) -> None:
+        """Prepare the data dir, migrate, create the first admin, recover crashed jobs, start the executor.
 
         Synchronous on purpose: NiceGUI serves requests as soon as startup handlers return, and no request
-        may reach a database that is not migrated yet. Must be called on the running event loop.
+        may reach a database that is not migrated yet. Must be called on the running event loop. ``web``
+        processes also relay job changes made by other nodes into their change feed (PostgreSQL).
         """
         self.prepare()
-        self.jobs.start()
-        # Sorted lists rely on the planner choosing the matching index; keep its picture of the data current.
-        self.jobs.scheduler.add_job(refresh_statistics, 'interval', args=[self.engine], hours=1, id='statistics')
         for key, cron in self.schedules.items():
             if cron.strip():
                 kind = self.registry.get(key)
                 self.jobs.schedule(
                     key, cron, run_by_id=self.system_user_id, run_at=SYSTEM_TASKS_PATH, description=kind.summary
                 )
+        executor = self.jobs.executor
+        if isinstance(executor, LocalExecutor):
+            # Sorted lists rely on the planner choosing the matching index; keep its picture of the data current.
+            executor.scheduler.add_job(refresh_statistics, 'interval', args=[self.engine], hours=1, id='statistics')
+        self.jobs.start()
+        if web and self.engine.dialect.name == 'postgresql':
+            self.relay = ChangeRelay(self.jobs)
+            self.relay.start()
 
     def prepare(self) -> None:
         """Blocking start-up work, also used by the CLI."""
@@ -62,6 +74,8 @@ class Services:
             print(f'Created admin user "{username}" with password: {generated}  (shown only once)', flush=True)
 
     async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
         await self.jobs.stop()
         self.engine.dispose()
 
@@ -69,12 +83,18 @@ class Services:
 SYSTEM_TASKS_PATH = '/settings/maintenance/tasks'
 
 
+def node_name() -> str:
+    """This process's name among the nodes sharing a database (its PostgreSQL application_name)."""
+    return f'jobs-{socket.gethostname()[:32]}-{os.getpid()}-{secrets.token_hex(3)}'
+
+
 def build_services(settings: Settings) -> Services:
     """Build (without starting) every service; nothing is opened until ``start``."""
     from app.jobs import system_tasks
     from app.jobs.imports import CONTACTS_IMPORT
 
-    engine = create_engine(settings.resolved_database_url)
+    node = node_name()
+    engine = create_engine(settings.resolved_database_url, application_name=node)
     files = FileStore(settings.resolved_storage_dir)
     registry = Registry()
     feed = ChangeFeed()
@@ -89,7 +109,7 @@ def build_services(settings: Settings) -> Services:
         files=files,
         registry=registry,
         feed=feed,
-        jobs=JobService(settings=settings, engine=engine, files=files, registry=registry, feed=feed),
+        jobs=JobService(settings=settings, engine=engine, files=files, registry=registry, feed=feed, node=node),
     )
     services.schedules = {
         system_tasks.DATABASE_BACKUP.key: settings.backup_cron,

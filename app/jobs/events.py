@@ -27,7 +27,12 @@ class DetailChanged:
     category: str
 
 
-Change = JobChanged | DetailChanged
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """Changes may have been missed (the cross-node relay reconnected): every open page re-reads its data."""
+
+
+Change = JobChanged | DetailChanged | Resync
 
 
 class ChangeFeed:

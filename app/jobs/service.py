@@ -1,4 +1,4 @@
-"""JobService: records jobs, runs them through APScheduler, and publishes every committed change."""
+"""JobService: records jobs, hands them to the executor, runs handlers, and publishes every committed change."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.config import Settings
-from app.cron import crontab_trigger
 from app.jobs.context import JobContext, describe_error
 from app.jobs.events import ChangeFeed, DetailChanged, JobChanged
+from app.jobs.executors import Executor, LocalExecutor, next_fire_time
 from app.jobs.registry import Registry
 from app.jobs.writer import Writer
 from app.storage import jobs as queries
@@ -33,9 +32,17 @@ class AlreadyRunning(RuntimeError):
 
 class JobService:
     def __init__(
-        self, *, settings: Settings, engine: sa.Engine, files: FileStore, registry: Registry, feed: ChangeFeed
+        self,
+        *,
+        settings: Settings,
+        engine: sa.Engine,
+        files: FileStore,
+        registry: Registry,
+        feed: ChangeFeed,
+        node: str = 'job-management',
     ) -> None:
         self.settings = settings
+        self.node = node  # this process among the nodes sharing the database
         self.engine = engine
         self.files = files
         self.registry = registry
@@ -44,27 +51,16 @@ class JobService:
         self.writer = Writer(engine)
         self.db_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix='jobs-db')
         self.workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix='jobs-work')
-        self.scheduler = AsyncIOScheduler(job_defaults={'misfire_grace_time': None, 'coalesce': True})
-        self._running: dict[int, asyncio.Task[None]] = {}
-        self._running_types: dict[int, str] = {}
-        self._launching: set[str] = set()
+        self.executor: Executor = _executor_for(self)
+        self._schedules: dict[str, str] = {}
 
     def start(self) -> None:
-        """Fail what a crash left In Progress, then start the scheduler (on the running loop)."""
-        for row in queries.fail_interrupted(self.engine):
-            log.warning('job %s was interrupted by a restart', row['id'])
-        self.scheduler.start()
+        """Start the executor (on the running loop); single-node mode first fails what a crash left In Progress."""
+        self.executor.start()
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
-        """Stop scheduling; running jobs get ``grace`` seconds, then end Failed as Interrupted."""
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        tasks = list(self._running.values())
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        """Stop taking jobs; running jobs get ``grace`` seconds, then end Failed as Interrupted."""
+        await self.executor.stop(grace)
         self.workers.shutdown(wait=False, cancel_futures=True)
         self.db_pool.shutdown(wait=True)
         self.writer.stop()
@@ -80,18 +76,20 @@ class JobService:
         input_files: Sequence[queries.NewFile] = (),
         exclusive: bool = False,
     ) -> int:
-        """Record a job (In Progress, now) with its inputs and hand it to the scheduler; returns its id.
+        """Record a job (In Progress, now) with its inputs and hand it to the executor; returns its id.
 
-        With ``exclusive``, raises AlreadyRunning when a job of this type is running or being launched.
+        The job row and the executor's queue entry are committed together, so a launch runs exactly once.
+        With ``exclusive``, raises AlreadyRunning when a job of this type is In Progress (on any node).
         """
         kind = self.registry.get(job_type)
-        if exclusive:
-            if self.is_running(job_type):
+
+        def record(connection: sa.Connection) -> dict[str, Any]:
+            # The writer commits one transaction at a time, so the check and the insert cannot interleave with
+            # another launch of this process; on PostgreSQL a lock per job type keeps other nodes out too.
+            if exclusive and queries.is_running(connection, job_type=kind.key, lock=True):
                 raise AlreadyRunning(f'{kind.name} is already running')
-            self._launching.add(job_type)  # reserved before the first await, so two launches cannot both pass
-        try:
-            row = await self.write(
-                queries.create_job,
+            row = queries.create_job(
+                connection,
                 job_type=kind.key,
                 name=kind.name,
                 category=kind.category,
@@ -101,18 +99,24 @@ class JobService:
                 params=params or {},
                 input_files=input_files,
             )
-            job_id: int = row['id']
-            self._running_types[job_id] = kind.key
-        finally:
-            if exclusive:
-                self._launching.discard(job_type)
+            engine_job_id = self.executor.enqueue(connection, row['id'])
+            if engine_job_id is not None:
+                queries.set_engine_job_id(connection, job_id=row['id'], engine_job_id=engine_job_id)
+            return row
+
+        row = await self.writer.write(record)
+        job_id: int = row['id']
         self.publish_row(row, run_by_id)
-        self.scheduler.add_job(self._run, args=[job_id, kind.key, run_by_id, params or {}], id=f'job-{job_id}')
+        self.executor.submitted(job_id, kind.key, run_by_id, params or {})
         return job_id
 
-    def is_running(self, job_type: str) -> bool:
-        """Whether a job of this type is running in this process."""
-        return job_type in self._launching or job_type in self._running_types.values()
+    async def is_running(self, job_type: str) -> bool:
+        """Whether a job of this type is In Progress (on any node)."""
+        return await self.db(queries.is_running, job_type=job_type)
+
+    async def running_types(self, job_types: Sequence[str]) -> set[str]:
+        """Which of these job types have a job In Progress (on any node)."""
+        return await self.db(queries.running_types, job_types=job_types)
 
     def schedule(self, job_type: str, cron: str, *, run_by_id: int, run_at: str, description: str) -> None:
         """Launch ``job_type`` on a crontab schedule (minute hour day month weekday), run by ``run_by_id``."""
@@ -123,19 +127,29 @@ class JobService:
             except AlreadyRunning:
                 log.info('scheduled %s skipped: the previous run is still going', job_type)
 
-        self.scheduler.add_job(
-            launch_scheduled, crontab_trigger(cron), id=f'schedule-{job_type}', replace_existing=True
-        )
+        self._schedules[job_type] = cron
+        self.executor.schedule(job_type, cron, launch_scheduled)
 
     def next_run(self, job_type: str) -> Any:
-        scheduled = self.scheduler.get_job(f'schedule-{job_type}')
-        return getattr(scheduled, 'next_run_time', None) if scheduled else None
+        return next_fire_time(self._schedules.get(job_type, ''))
 
-    async def _run(self, job_id: int, job_type: str, owner_id: int, params: dict[str, Any]) -> None:
+    async def run_recorded(self, job_id: int, *, attempt: int) -> None:
+        """Run a recorded job by id (a cluster worker's entry point); a new attempt starts from a clean slate."""
+        job = await self.db(queries.job_for_run, job_id=job_id)
+        if job is None or job['status'] != Status.IN_PROGRESS:
+            log.warning('job %s is gone or already ended; not running it again', job_id)
+            return
+        if attempt > 1:
+            row, old_files = await self.write(queries.start_attempt, job_id=job_id, attempt=attempt)
+            for relative_path in old_files:  # outputs of the interrupted attempt are made again
+                await asyncio.get_running_loop().run_in_executor(self.db_pool, self.files.delete, relative_path)
+            self.publish_row(row, job['run_by_id'])
+            self.publish_detail(job_id, job['run_by_id'], job['category'])
+        await self.run_job(job_id, job['job_type'], job['run_by_id'], job['params'])
+
+    async def run_job(self, job_id: int, job_type: str, owner_id: int, params: dict[str, Any]) -> None:
+        """Run the handler of a recorded job and record how it ended (the executors call this)."""
         kind = self.registry.get(job_type)
-        task = asyncio.current_task()
-        assert task is not None
-        self._running[job_id] = task
         ctx = JobContext(self, job_id=job_id, owner_id=owner_id, category=kind.category, params=params)
         error: str | None = None
         try:
@@ -150,8 +164,6 @@ class JobService:
             await ctx.flush_progress()
             row = await self.write(queries.finish_job, job_id=job_id, error=error)
             self.publish_row(row, owner_id)
-            self._running.pop(job_id, None)
-            self._running_types.pop(job_id, None)
 
     def publish_row(self, row: dict[str, Any], owner_id: int) -> None:
         self.feed.publish(JobChanged(job_id=row['id'], owner_id=owner_id, category=row['category'], row=row))
@@ -169,12 +181,17 @@ class JobService:
         return await self.writer.write(functools.partial(function, **kwargs))
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
-        """Wait until no job runs (tests and tools)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self._running_types:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f'jobs still running: {sorted(self._running_types)}')
-            await asyncio.sleep(0.02)
+        """Wait until every launched job has ended (tests and tools)."""
+        await self.executor.wait_idle(timeout)
+
+
+def _executor_for(service: JobService) -> Executor:
+    """SQLite runs jobs in this process; PostgreSQL hands them to procrastinate workers on any node."""
+    if service.engine.dialect.name == 'postgresql':
+        from app.jobs.cluster import ClusterExecutor
+
+        return ClusterExecutor(service)
+    return LocalExecutor(service)
 
 
 __all__ = ['JobService', 'Status']

@@ -166,5 +166,11 @@ window.jobGrids = window.jobGrids || (() => {
     if (element && element.api) element.api.purgeInfiniteCache();
   }
 
-  return { setFilters, statusRenderer, actionsRenderer, endFormatter, formatTime, datasource, apply };
+  // Changes may have been missed (the server's cross-node relay reconnected): fetch the cached blocks again.
+  function refresh(gridElementId) {
+    const element = getElement(gridElementId);
+    if (element && element.api) element.api.refreshInfiniteCache();
+  }
+
+  return { setFilters, refresh, statusRenderer, actionsRenderer, endFormatter, formatTime, datasource, apply };
 })();

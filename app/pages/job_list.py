@@ -88,7 +88,11 @@ def register(services: Services) -> None:
                         f'window.jobGrids.apply({grid.id}, {json.dumps(category)}, {json.dumps(changed)})'
                     )
 
-        LiveUpdates(services, user, push)
+        def resync() -> None:
+            for grid in grids.values():
+                ui.run_javascript(f'window.jobGrids.refresh({grid.id})')
+
+        LiveUpdates(services, user, push, on_resync=resync)
         return None
 
 

@@ -24,7 +24,7 @@ from app.services import Services
 from app.storage import maintenance
 
 log = logging.getLogger('app.pages')
-STATE_INTERVAL = 1.0  # seconds; next run and "is it running" are in-memory look-ups, cheap to poll
+STATE_INTERVAL = 1.0  # seconds; "is it running" is one indexed query (jobs may run on other nodes)
 NOT_SHOWN = object()
 DAY_NAMES = ('Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday')
 
@@ -62,7 +62,7 @@ def register(services: Services) -> None:
             except Exception as error:
                 log.exception('could not start %s', task.name)
                 ui.notify(f'{task.name} could not be started: {error}', type='negative')
-                show_state()
+                await show_state()
                 return
             ui.notify(f'{task.name} started as job {job_id}', type='positive')
 
@@ -72,20 +72,21 @@ def register(services: Services) -> None:
             rows = {task.key: TaskRow(task, services.schedules.get(task.key, ''), run_now) for task in tasks}
         by_name = {task.name: task.key for task in tasks}
 
-        def show_state() -> None:
+        async def show_state() -> None:
+            running = await services.jobs.running_types(list(rows))
             for key, row in rows.items():
-                row.show_running(services.jobs.is_running(key))
+                row.show_running(key in running)
                 row.show_next_run(services.jobs.next_run(key))
 
-        def on_flush(changed: dict[int, dict[str, Any]], _details: set[int]) -> None:
+        async def on_flush(changed: dict[int, dict[str, Any]], _details: set[int]) -> None:
             for job_row in sorted(changed.values(), key=lambda r: r['id']):
                 if job_row['job'] in by_name:
                     rows[by_name[job_row['job']]].show_last_run(job_row)
-            show_state()
+            await show_state()
 
         for key, row in rows.items():
             row.show_last_run(latest.get(key))
-        show_state()
+        await show_state()
         LiveUpdates(services, user, on_flush)
         ui.timer(STATE_INTERVAL, show_state)
         return None

@@ -13,10 +13,14 @@ from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).parent / 'migrations'
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK = 7_242_024  # PostgreSQL advisory lock key held while migrating
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+def create_engine(url: str, *, application_name: str = 'job-management') -> sa.Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys.
+
+    On PostgreSQL, ``application_name`` names this process in change notifications (see app.jobs.relay).
+    """
     if url.startswith('sqlite'):
         engine = sa.create_engine(
             url,
@@ -29,7 +33,8 @@ def create_engine(url: str) -> sa.Engine:
         # SQLite answers with "database is locked" at once, without waiting for the busy timeout).
         sa.event.listen(engine, 'connect', _configure_sqlite)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    connect_args = {'application_name': application_name}
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -42,12 +47,33 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def migrate(engine: sa.Engine) -> None:
-    """Bring the schema to the newest revision; an existing database is upgraded in place."""
+    """Bring the schema to the newest revision; an existing database is upgraded in place.
+
+    On PostgreSQL this also installs procrastinate's schema (the cluster executor's queue), and several nodes
+    starting at once take turns: the first migrates, the others find nothing left to do.
+    """
     config = Config()
     config.set_main_option('script_location', str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == 'postgresql':
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         config.attributes['connection'] = connection
         command.upgrade(config, 'head')
+        if connection.dialect.name == 'postgresql':
+            _install_queue_schema(connection)
+
+
+def _install_queue_schema(connection: sa.Connection) -> None:
+    """Create procrastinate's tables, types and functions unless they exist (they are kept out of Alembic)."""
+    if sa.inspect(connection).has_table('procrastinate_jobs'):
+        return
+    from procrastinate.schema import SchemaManager
+
+    cursor = connection.connection.cursor()  # the driver's own cursor: no parameter parsing of its '%' signs
+    try:
+        cursor.execute(SchemaManager.get_schema())
+    finally:
+        cursor.close()
 
 
 def refresh_statistics(engine: sa.Engine) -> None:

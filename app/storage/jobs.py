@@ -12,9 +12,10 @@ from sqlmodel import SQLModel, col, select
 
 from app.storage.db import Bind, session, transaction
 from app.storage.files import StoredFile
-from app.storage.models import Job, JobFile, Status, Subtask, User, utcnow
+from app.storage.models import FileRole, Job, JobFile, Status, Subtask, User, utcnow
 
 INTERRUPTED = 'Interrupted: the server stopped while this job was running'
+WORKER_LOST = 'Interrupted: the worker running this job stopped'
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ def job_row(job: Job | sa.Row[Any], username: str | None = None) -> dict[str, An
         'error': job.error if job.status == Status.FAILED else None,
         'progress_done': job.progress_done,
         'progress_total': job.progress_total,
+        'attempts': job.attempts,
     }
 
 
@@ -166,6 +168,63 @@ def finish_job(bind: Bind, *, job_id: int, error: str | None = None) -> dict[str
         if error is not None:
             _fail_open_subtasks(connection, [job_id], error, now)
         return job_row(job)
+
+
+def job_rows(engine: sa.Engine, *, job_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The rows of these jobs, as the grids show them (missing ids are left out)."""
+    with engine.connect() as connection:
+        return [job_row(job) for job in connection.execute(sa.select(JOB).where(JOB.c.id.in_(job_ids)))]
+
+
+def set_engine_job_id(connection: sa.Connection, *, job_id: int, engine_job_id: int) -> None:
+    """Remember the executor's id for the run (in the transaction that recorded the job)."""
+    connection.execute(sa.update(JOB).where(JOB.c.id == job_id).values(engine_job_id=engine_job_id))
+
+
+def is_running(bind: Bind, *, job_type: str, lock: bool = False) -> bool:
+    """Whether a job of this type is In Progress. With ``lock`` (inside a write), PostgreSQL serialises the
+    check per job type until the transaction ends, so two nodes cannot both see "not running"."""
+    with transaction(bind) as connection:
+        if lock and connection.dialect.name == 'postgresql':
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f'job_type:{job_type}'))))
+        query = sa.select(JOB.c.id).where(JOB.c.status == Status.IN_PROGRESS, JOB.c.job_type == job_type).limit(1)
+        return connection.execute(query).first() is not None
+
+
+def running_types(engine: sa.Engine, *, job_types: Sequence[str]) -> set[str]:
+    """Which of these job types have a job In Progress."""
+    query = sa.select(JOB.c.job_type).where(JOB.c.status == Status.IN_PROGRESS, JOB.c.job_type.in_(job_types))
+    with engine.connect() as connection:
+        return set(connection.execute(query.distinct()).scalars())
+
+
+def job_for_run(engine: sa.Engine, *, job_id: int) -> dict[str, Any] | None:
+    """What a worker needs to run a recorded job: type, owner, category, params, status."""
+    columns = (JOB.c.job_type, JOB.c.run_by_id, JOB.c.category, JOB.c.params, JOB.c.status, JOB.c.attempts)
+    with engine.connect() as connection:
+        row = connection.execute(sa.select(*columns).where(JOB.c.id == job_id)).first()
+        return dict(row._mapping) if row is not None else None
+
+
+def start_attempt(bind: Bind, *, job_id: int, attempt: int) -> tuple[dict[str, Any], list[str]]:
+    """Start the job again after its worker died: count the attempt and drop the outputs and error reports
+    of the interrupted one (they are made again). Returns the job row and the stored paths to delete."""
+    with transaction(bind) as connection:
+        files = sa.select(JOB_FILE.c.id, JOB_FILE.c.relative_path).where(
+            JOB_FILE.c.job_id == job_id, JOB_FILE.c.role != FileRole.INPUT
+        )
+        old = connection.execute(files).all()
+        if old:
+            connection.execute(sa.delete(JOB_FILE).where(JOB_FILE.c.id.in_([file.id for file in old])))
+        values = {'job_id': job_id, 'attempts': attempt, 'progress_done': 0, 'progress_total': 0}
+        job = connection.execute(_UPDATE_JOB, values).one()
+        return job_row(job), [file.relative_path for file in old]
+
+
+def interrupt_attempt(bind: Bind, *, job_id: int, message: str) -> None:
+    """Fail the subtasks a dead worker left In Progress; the job itself stays In Progress for its next attempt."""
+    with transaction(bind) as connection:
+        _fail_open_subtasks(connection, [job_id], message, utcnow())
 
 
 def fail_interrupted(engine: sa.Engine) -> list[dict[str, Any]]:

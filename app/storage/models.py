@@ -107,6 +107,8 @@ class Job(SQLModel, table=True):
     progress_total: int = 0
     error: str | None = Field(default=None, sa_type=sa.Text)
     params: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    attempts: int = Field(default=1, sa_column_kwargs={'server_default': '1'})  # > 1 after a worker died
+    engine_job_id: int | None = Field(default=None, sa_type=sa.BigInteger)  # procrastinate's id (PostgreSQL)
 
 
 class JobCount(SQLModel, table=True):

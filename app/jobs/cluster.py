@@ -1,0 +1,203 @@
+"""The PostgreSQL executor: procrastinate workers in any number of processes run each launched job once.
+
+- A launch inserts the job row and procrastinate's queue entry in one transaction (``enqueue``), so a job is
+  never recorded without being queued, nor queued without a row.
+- Every process that runs a worker (``serve`` embeds one, ``worker`` runs one alone) claims jobs with
+  ``SELECT ... FOR UPDATE SKIP LOCKED`` and runs them through ``JobService.run_recorded``, which updates the
+  job row and subtasks exactly as in single-node mode.
+- Workers send heartbeats. A job whose worker stopped sending them (killed, machine lost) is found by any
+  other worker, given back to the queue and started again (attempt 2, 3, ...), or failed after the last attempt.
+- Schedules are procrastinate periodic tasks: one launch per period across the cluster, whatever the number
+  of processes (procrastinate records each period, a ``queueing_lock`` keeps launches from piling up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from procrastinate import App, PsycopgConnector, job_context
+from procrastinate import jobs as engine_jobs
+from procrastinate.worker import Worker
+
+from app.storage import jobs as queries
+from app.storage.models import Status
+
+if TYPE_CHECKING:
+    from app.jobs.service import JobService
+
+log = logging.getLogger('app.jobs')
+QUEUE = 'jobs'
+RUN_TASK = 'jobs.run'
+LAUNCH_TASK = 'jobs.launch_scheduled'
+
+
+class ClusterExecutor:
+    def __init__(self, service: JobService) -> None:
+        self._service = service
+        settings = service.settings
+        self._stalled_after = float(settings.stalled_after_seconds)
+        self._max_attempts = settings.max_attempts
+        self._concurrency = settings.worker_concurrency
+        self.run_worker = True  # False in a web node that should only serve pages (tests and tools)
+        self.app = App(connector=PsycopgConnector(conninfo=libpq_url(service.engine.url), min_size=1, max_size=4))
+        self.app.task(name=RUN_TASK, queue=QUEUE, pass_context=True)(self._run)
+        self._launch_task = self.app.task(name=LAUNCH_TASK, queue=QUEUE)(self._launch_scheduled)
+        self._launchers: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._worker: Worker | None = None
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Fail jobs no worker will ever run (synchronously, as single-node start-up does), then start working."""
+        for row, owner_id in fail_orphaned(self._service.engine):
+            self._service.publish_row(row, owner_id)
+        self._tasks.append(asyncio.create_task(self._work(), name='procrastinate worker'))
+
+    async def _work(self) -> None:
+        await self.app.open_async()
+        if not self.run_worker or self._stopping:
+            return
+        self._worker = Worker(
+            self.app,
+            queues=[QUEUE],
+            name=self._service.node,
+            concurrency=self._concurrency,
+            install_signal_handlers=False,
+            update_heartbeat_interval=max(0.5, self._stalled_after / 3),
+            stalled_worker_timeout=self._stalled_after,
+            fetch_job_polling_interval=2.0,
+            delete_jobs='successful',  # the job table keeps the history; procrastinate's stays small
+        )
+        self._tasks.append(asyncio.create_task(self._recover_stalled_forever(), name='stalled job recovery'))
+        await self._worker.run()
+
+    async def stop(self, grace: float) -> None:
+        self._stopping = True
+        if self._worker is not None:
+            self._worker.shutdown_graceful_timeout = grace
+            self._worker.stop()
+        for task in self._tasks[1:]:  # the side tasks; the worker itself ends its running jobs first
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.app.close_async()
+
+    def enqueue(self, connection: sa.Connection, job_id: int) -> int | None:
+        """Queue the run in the transaction that records the job; returns procrastinate's job id."""
+        engine_job_id: int = connection.execute(
+            _DEFER, {'task': RUN_TASK, 'args': json.dumps({'job_id': job_id})}
+        ).scalar_one()
+        return engine_job_id
+
+    def submitted(self, job_id: int, job_type: str, owner_id: int, params: dict[str, Any]) -> None:
+        """Nothing to do: the queue entry was committed with the job, and its NOTIFY wakes a worker."""
+
+    async def _run(self, context: job_context.JobContext, job_id: int) -> None:
+        assert context.job is not None
+        await self._service.run_recorded(job_id, attempt=context.job.attempts + 1)
+
+    def schedule(self, job_type: str, cron: str, launch: Callable[[], Awaitable[None]]) -> None:
+        self._launchers[job_type] = launch
+        self.app.periodic(cron=cron, periodic_id=job_type, queueing_lock=f'schedule:{job_type}',
+                          task_kwargs={'job_type': job_type})(self._launch_task)  # fmt: skip
+
+    async def _launch_scheduled(self, timestamp: int, job_type: str) -> None:  # timestamp: the period's start
+        launch = self._launchers.get(job_type)
+        if launch is None:
+            log.warning('no schedule for %s on this node; skipping its periodic launch', job_type)
+            return
+        await launch()
+
+    async def _recover_stalled_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._stalled_after / 2)
+            try:
+                await self.recover_stalled()
+                await self._fail_orphaned()
+            except Exception:
+                log.exception('looking for stalled jobs failed; trying again later')
+
+    async def recover_stalled(self) -> None:
+        """Start again, or fail after the last attempt, every job whose worker stopped sending heartbeats."""
+        manager = self.app.job_manager
+        for stalled in await manager.get_stalled_jobs(seconds_since_heartbeat=self._stalled_after):
+            attempt = stalled.attempts + 1
+            retry = attempt < self._max_attempts
+            try:
+                if retry:
+                    await manager.retry_job(stalled)
+                else:
+                    await manager.finish_job(stalled, status=engine_jobs.Status.FAILED, delete_job=False)
+            except Exception as error:  # another node got there first
+                log.debug('stalled job %s already handled: %s', stalled.id, error)
+                continue
+            job_id = stalled.task_kwargs.get('job_id')
+            log.warning('job %s lost its worker during attempt %s of %s', job_id, attempt, self._max_attempts)
+            if isinstance(job_id, int):
+                await self._after_lost_worker(job_id, attempt, retry)
+
+    async def _after_lost_worker(self, job_id: int, attempt: int, retry: bool) -> None:
+        service = self._service
+        job = await service.db(queries.job_for_run, job_id=job_id)
+        if job is None or job['status'] != Status.IN_PROGRESS:
+            return
+        if retry:
+            message = f'{queries.WORKER_LOST}; starting attempt {attempt + 1} of {self._max_attempts}'
+            await service.write(queries.interrupt_attempt, job_id=job_id, message=message)
+            service.publish_detail(job_id, job['run_by_id'], job['category'])
+        else:
+            error = f'{queries.WORKER_LOST} (attempt {attempt} of {self._max_attempts})'
+            row = await service.write(queries.finish_job, job_id=job_id, error=error)
+            service.publish_row(row, job['run_by_id'])
+
+    async def _fail_orphaned(self) -> None:
+        for row, owner_id in await self._service.db(fail_orphaned):
+            self._service.publish_row(row, owner_id)
+
+    async def wait_idle(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await self._service.db(_has_queued_jobs):
+            if loop.time() > deadline:
+                raise TimeoutError('jobs still queued or running')
+            await asyncio.sleep(0.05)
+
+
+_DEFER = sa.text(
+    'SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('
+    f"'{QUEUE}', CAST(:task AS varchar), 0, NULL, NULL, CAST(:args AS jsonb), NULL"
+    ')::procrastinate_job_to_defer_v1]))'
+)
+
+
+def _has_queued_jobs(engine: sa.Engine) -> bool:
+    with engine.connect() as connection:
+        query = "SELECT 1 FROM procrastinate_jobs WHERE queue_name = :queue AND status IN ('todo', 'doing') LIMIT 1"
+        return connection.execute(sa.text(query), {'queue': QUEUE}).first() is not None
+
+
+def fail_orphaned(engine: sa.Engine) -> list[tuple[dict[str, Any], int]]:
+    """Fail In Progress jobs that no queue entry will ever run (say, left by a crash of a single-node setup
+    before this database served a cluster); returns their rows and owners."""
+    with engine.connect() as connection:
+        orphans = connection.execute(_ORPHANS).all()
+    failed = []
+    for job_id, owner_id in orphans:
+        log.warning('job %s has no queued run left; marking it failed', job_id)
+        failed.append((queries.finish_job(engine, job_id=job_id, error=queries.INTERRUPTED), owner_id))
+    return failed
+
+
+_ORPHANS = sa.text(
+    "SELECT id, run_by_id FROM job WHERE status = 'in_progress' AND NOT EXISTS ("
+    "SELECT 1 FROM procrastinate_jobs q WHERE q.id = job.engine_job_id AND q.status IN ('todo', 'doing'))"
+)
+
+
+def libpq_url(url: sa.URL) -> str:
+    """The SQLAlchemy URL as libpq understands it (no ``+psycopg`` driver suffix)."""
+    return url.set(drivername='postgresql').render_as_string(hide_password=False)

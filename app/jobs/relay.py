@@ -1,0 +1,97 @@
+"""Cross-node live push: job changes committed by other processes reach this process's change feed.
+
+A trigger (migration 0005) sends ``pg_notify('jobs_changes', ...)`` for every job, subtask and file change,
+naming the writing process. Each web process keeps one LISTEN connection, skips its own notifications (they
+were published locally already) and republishes the others: job rows are read back in one query per burst.
+NOTIFY is not durable, so after a lost connection the pages are told to re-read everything (``Resync``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from app.jobs.events import DetailChanged, Resync
+from app.storage import jobs as queries
+
+if TYPE_CHECKING:
+    from app.jobs.service import JobService
+
+CHANNEL = 'jobs_changes'  # see app/storage/migrations/versions/0005_cluster.py
+BATCH_DELAY = 0.02  # seconds: notifications arriving together are read back in one query
+RECONNECT_DELAYS = (0.5, 1, 2, 5)  # seconds between attempts to listen again
+log = logging.getLogger('app.jobs')
+
+
+class ChangeRelay:
+    def __init__(self, service: JobService) -> None:
+        from app.jobs.cluster import libpq_url
+
+        self._service = service
+        self._conninfo = libpq_url(service.engine.url)
+        self._pending: dict[int, int] = {}  # job id -> owner id
+        self._flushing = False
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name='change relay')
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _listen_forever(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._listen(resync=failures > 0)
+            except (psycopg.Error, OSError) as error:
+                delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+                log.warning('change relay lost its connection (%s); listening again in %s s', error, delay)
+                self.connected.clear()
+                failures += 1
+                await asyncio.sleep(delay)
+
+    async def _listen(self, *, resync: bool) -> None:
+        name = f'{self._service.node}-relay'[:63]
+        async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, application_name=name) as db:
+            await db.execute(f'LISTEN {CHANNEL}')
+            self.connected.set()
+            if resync:  # changes made while we were not listening are lost: every open page re-reads
+                self._service.feed.publish(Resync())
+            async for notification in db.notifies():
+                self._receive(notification.payload)
+
+    def _receive(self, payload: str) -> None:
+        try:
+            change: dict[str, Any] = json.loads(payload)
+        except ValueError:
+            log.warning('ignoring a malformed job change notification: %.200r', payload)
+            return
+        if change.get('origin') == self._service.node:
+            return
+        job_id, owner_id = int(change['id']), int(change['owner'])
+        if change.get('kind') == 'job':
+            self._pending[job_id] = owner_id
+            if not self._flushing:
+                self._flushing = True
+                asyncio.get_running_loop().call_later(BATCH_DELAY, lambda: asyncio.ensure_future(self._flush()))
+        else:
+            self._service.feed.publish(DetailChanged(job_id=job_id, owner_id=owner_id, category=change['category']))
+
+    async def _flush(self) -> None:
+        self._flushing = False
+        pending, self._pending = self._pending, {}
+        try:
+            rows = await self._service.db(queries.job_rows, job_ids=list(pending))
+        except Exception:
+            log.exception('could not read %s changed jobs; open pages will catch up on the next change', len(pending))
+            return
+        for row in rows:
+            self._service.publish_row(row, pending[row['id']])
