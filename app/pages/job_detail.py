@@ -119,6 +119,8 @@ class DetailView:
                 _status(detail['status'])
                 if detail['status'] == Status.IN_PROGRESS and detail['progress_total']:
                     ui.label(f'{detail["progress_done"]:,} of {detail["progress_total"]:,}').classes('q-ml-sm')
+            # More than 1 when the job's worker died and it was started again on another one.
+            _field('Attempts', str(detail['attempts'])).mark('attempts')
             _field('Job Run By', detail['run_by'])
             with _field('Job Run At'):
                 if detail['run_at']:

@@ -102,3 +102,29 @@ async def test_detail_page_follows_a_running_job_live(user: User, services: Serv
     await user.should_see('steps.txt')
     await user.should_not_see('Still in progress')
     assert grid is not None
+
+
+async def test_detail_page_shows_the_attempt_count_and_follows_a_restart(user: User, services: Services) -> None:
+    ann = add_user(services, 'ann')
+    normal = make_job(services, ann, description='first try')
+    restarted = make_job(services, ann, description='worker died')
+    queries.start_attempt(services.engine, job_id=restarted, attempt=2)
+    await log_in(user, 'ann', 'ann-password')
+    await user.open(f'/settings/maintenance/jobs/{normal}')
+    await user.should_see('Attempts')
+    assert shown_attempts(user) == '1'
+    await user.open(f'/settings/maintenance/jobs/{restarted}')
+    assert shown_attempts(user) == '2'
+    row, _ = queries.start_attempt(services.engine, job_id=restarted, attempt=3)  # its worker died again
+    services.jobs.publish_row(row, ann)
+    for _ in range(30):  # pushed to the open page, no reload
+        if shown_attempts(user) == '3':
+            break
+        await asyncio.sleep(0.05)
+    assert shown_attempts(user) == '3'
+
+
+def shown_attempts(user: User) -> str:
+    """The text of the detail page's "Attempts" value."""
+    [value] = user.find(marker='attempts').elements
+    return ' '.join(label.text for label in value.descendants() if isinstance(label, ui.label))
