@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     extra_job_types: str = ''
     # Several nodes on PostgreSQL (see README "Running on several machines"):
     worker_concurrency: int = 10  # jobs one worker process runs at once
+    web_worker: bool = True  # `serve` also runs jobs; false for a node that only serves pages
     stalled_after_seconds: int = 30  # a worker silent this long is dead; its jobs are started again
     max_attempts: int = 3  # runs of a job whose workers keep dying before it is marked Failed
 

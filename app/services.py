@@ -54,7 +54,7 @@ class Services:
         if isinstance(executor, LocalExecutor):
             # Sorted lists rely on the planner choosing the matching index; keep its picture of the data current.
             executor.scheduler.add_job(refresh_statistics, 'interval', args=[self.engine], hours=1, id='statistics')
-        self.jobs.start()
+        self.jobs.start(run_jobs=self.settings.web_worker or not web)
         if web and self.engine.dialect.name == 'postgresql':
             self.relay = ChangeRelay(self.jobs)
             self.relay.start()

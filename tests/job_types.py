@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from fastapi import Request
@@ -38,10 +39,19 @@ async def run_cpu(ctx: JobContext) -> None:
         await ctx.run_blocking(burn, float(ctx.params.get('seconds', 2)))
 
 
+async def run_record(ctx: JobContext) -> None:
+    """Appends "job id, process id" to runs.log in the (shared) storage dir, then waits ``delay`` seconds."""
+    with (ctx.settings.resolved_storage_dir / 'runs.log').open('a') as log:
+        log.write(f'{ctx.job_id} {os.getpid()}\n')
+    async with ctx.subtask('Wait'):
+        await asyncio.sleep(float(ctx.params.get('delay', 0)))
+
+
 def register(registry: Registry) -> None:
     registry.register(JobType(key='test_steps', name='Test Steps', category=Category.GENERAL, run=run_steps))
     registry.register(JobType(key='test_import', name='Test Import', category=Category.IMPORT, run=run_steps))
     registry.register(JobType(key='test_cpu', name='Test CPU', category=Category.GENERAL, run=run_cpu))
+    registry.register(JobType(key='test_record', name='Test Record', category=Category.GENERAL, run=run_record))
     _register_test_routes()
 
 

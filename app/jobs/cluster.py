@@ -43,7 +43,7 @@ class ClusterExecutor:
         self._stalled_after = float(settings.stalled_after_seconds)
         self._max_attempts = settings.max_attempts
         self._concurrency = settings.worker_concurrency
-        self.run_worker = True  # False in a web node that should only serve pages (tests and tools)
+        self.run_worker = True  # False in a web node that only serves pages (JOBS_WEB_WORKER=false)
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(service.engine.url), min_size=1, max_size=4))
         self.app.task(name=RUN_TASK, queue=QUEUE, pass_context=True)(self._run)
         self._launch_task = self.app.task(name=LAUNCH_TASK, queue=QUEUE)(self._launch_scheduled)
@@ -52,8 +52,9 @@ class ClusterExecutor:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
 
-    def start(self) -> None:
+    def start(self, *, run_jobs: bool) -> None:
         """Fail jobs no worker will ever run (synchronously, as single-node start-up does), then start working."""
+        self.run_worker = run_jobs
         for row, owner_id in fail_orphaned(self._service.engine):
             self._service.publish_row(row, owner_id)
         self._tasks.append(asyncio.create_task(self._work(), name='procrastinate worker'))

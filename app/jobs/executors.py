@@ -30,8 +30,8 @@ log = logging.getLogger('app.jobs')
 
 
 class Executor(Protocol):
-    def start(self) -> None:
-        """Start running jobs (on the running event loop)."""
+    def start(self, *, run_jobs: bool) -> None:
+        """Start (on the running event loop); without ``run_jobs`` this process only records and schedules."""
 
     async def stop(self, grace: float) -> None:
         """Stop taking jobs; running ones get ``grace`` seconds, then end Failed as Interrupted."""
@@ -58,7 +58,7 @@ class LocalExecutor:
         self._running: dict[int, asyncio.Task[None]] = {}
         self._pending: set[int] = set()
 
-    def start(self) -> None:
+    def start(self, *, run_jobs: bool) -> None:  # one process: it always runs its jobs
         for row in queries.fail_interrupted(self._service.engine):
             log.warning('job %s was interrupted by a restart', row['id'])
         self.scheduler.start()

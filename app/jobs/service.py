@@ -54,9 +54,12 @@ class JobService:
         self.executor: Executor = _executor_for(self)
         self._schedules: dict[str, str] = {}
 
-    def start(self) -> None:
-        """Start the executor (on the running loop); single-node mode first fails what a crash left In Progress."""
-        self.executor.start()
+    def start(self, *, run_jobs: bool = True) -> None:
+        """Start the executor (on the running loop); single-node mode first fails what a crash left In Progress.
+
+        Without ``run_jobs`` (a web-only node of a cluster), jobs are recorded and queued here but run elsewhere.
+        """
+        self.executor.start(run_jobs=run_jobs)
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Stop taking jobs; running jobs get ``grace`` seconds, then end Failed as Interrupted."""
