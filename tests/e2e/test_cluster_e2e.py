@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -141,7 +142,7 @@ def test_a_schedule_fires_once_per_period_whatever_the_number_of_processes(tmp_p
         with nodes.engine.connect() as connection:
             query = "SELECT started_at FROM job WHERE job_type = 'storage_integrity_check'"
             seconds = sorted(started.timestamp() for started in connection.execute(sa.text(query)).scalars())
-        assert all(later - earlier > 1 for earlier, later in zip(seconds, seconds[1:], strict=False))
+        assert all(later - earlier > 1 for earlier, later in pairwise(seconds))
 
 
 def contacts_csv(rows: int) -> bytes:
