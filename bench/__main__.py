@@ -23,13 +23,13 @@ from typing import Any
 import sqlalchemy as sa
 from playwright.sync_api import Browser, sync_playwright
 
-from bench import api, browser, imports, plans, push, throughput
+from bench import api, browser, cluster, imports, plans, push, throughput
 from bench.report import RESULTS, Figure, describe_machine, machine, markdown_table, table, write_json
 from bench.seed import seed
 from bench.server import ADMIN, Server, launch_browser, start_server
 
 POSTGRES_URL = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
-PARTS = ('api', 'browser', 'push', 'throughput', 'import')
+PARTS = ('api', 'browser', 'push', 'throughput', 'import', 'cluster')
 
 
 @dataclass
@@ -44,6 +44,7 @@ class Config:
     push_seconds: float
     throughput_jobs: int
     launchers: int
+    workers: int
     postgres_url: str
     postgres: bool
     output: Path
@@ -69,6 +70,7 @@ def parse_config(argv: list[str] | None) -> Config:
     parser.add_argument('--push-seconds', type=float, default=4.0 if quick else 10.0)
     parser.add_argument('--throughput-jobs', type=int, default=300 if quick else 3000)
     parser.add_argument('--launchers', type=int, default=10, help='concurrent callers launching the throughput jobs')
+    parser.add_argument('--workers', type=int, default=2, help='`python main.py worker` processes in the cluster part')
     parser.add_argument('--postgres-url', default=env('BENCH_POSTGRES_URL', POSTGRES_URL),
                         help='a server to create a scratch database on (dropped afterwards)')  # fmt: skip
     parser.add_argument('--no-postgres', action='store_true', help='skip PostgreSQL (also BENCH_POSTGRES=0)')
@@ -90,6 +92,7 @@ def parse_config(argv: list[str] | None) -> Config:
         push_seconds=args.push_seconds,
         throughput_jobs=args.throughput_jobs,
         launchers=args.launchers,
+        workers=args.workers,
         postgres_url=args.postgres_url,
         postgres=not args.no_postgres and env('BENCH_POSTGRES', '1') != '0',
         output=args.output,
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             chromium = launch_browser(playwright)
             try:
                 bench_sqlite(run, chromium, workdir)
-                if config.postgres and 'api' in config.parts:
+                if config.postgres and config.parts & {'api', 'cluster'}:
                     bench_postgres(run, chromium, workdir)
                 else:
                     run.notes.append('PostgreSQL skipped (--no-postgres).')
@@ -207,10 +210,23 @@ def bench_postgres(run: Run, chromium: Browser, workdir: Path) -> None:
         run.measure(f'PostgreSQL: seeding {config.jobs:,} jobs', lambda: seed_figures(run, url, 'PostgreSQL'))
         data_dir = workdir / 'postgresql' / 'data'
         with running_server(run, chromium, data_dir, database_url=url) as server:
-            run.measure(
-                f'PostgreSQL: GET /api/jobs at {config.jobs:,} jobs',
-                lambda: api_figures(run, server, url, 'PostgreSQL'),
-            )
+            if 'api' in config.parts:
+                run.measure(
+                    f'PostgreSQL: GET /api/jobs at {config.jobs:,} jobs',
+                    lambda: api_figures(run, server, url, 'PostgreSQL'),
+                )
+            if 'cluster' in config.parts:
+                run.measure(
+                    f'PostgreSQL: {config.workers + 1} processes running jobs',
+                    lambda: cluster.measure_cluster(
+                        server,
+                        url,
+                        workers=config.workers,
+                        count=config.throughput_jobs,
+                        launchers=config.launchers,
+                        log=run.log,
+                    ),
+                )
     finally:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)'))

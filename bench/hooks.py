@@ -133,6 +133,20 @@ def _register_routes() -> None:
             'sample_completed': completed, 'sample_size': min(50, count),
         }  # fmt: skip
 
+    @app.post('/_bench/spaced')
+    async def spaced(request: Request) -> dict[str, Any]:
+        """Launch ``count`` no-op jobs one at a time, ``gap`` seconds apart (an idle system: start latency)."""
+        services, user, body = await context(request)
+        assert user.id is not None
+        ids = []
+        for number in range(int(body['count'])):
+            ids.append(await services.jobs.launch(
+                NOOP, description=f'Bench spaced {number}', run_by_id=user.id, run_at=JOBS_PATH, params={}
+            ))  # fmt: skip
+            await asyncio.sleep(float(body.get('gap', 0.05)))
+        await services.jobs.wait_idle(timeout=60.0)
+        return {'first_id': ids[0], 'last_id': ids[-1]}
+
     @app.post('/_bench/import')
     async def launch_import(request: Request) -> dict[str, Any]:
         """Store a CSV from the local disk as an upload would, then launch the real Contacts Import on it."""

@@ -16,9 +16,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+import psycopg_pool
 import sqlalchemy as sa
 from procrastinate import App, PsycopgConnector, job_context
 from procrastinate import jobs as engine_jobs
@@ -44,7 +48,10 @@ class ClusterExecutor:
         self._max_attempts = settings.max_attempts
         self._concurrency = settings.worker_concurrency
         self.run_worker = True  # False in a web node that only serves pages (JOBS_WEB_WORKER=false)
-        self.app = App(connector=PsycopgConnector(conninfo=libpq_url(service.engine.url), min_size=1, max_size=4))
+        connector = PsycopgConnector(
+            conninfo=libpq_url(service.engine.url), min_size=1, max_size=self._concurrency + 2, pool_factory=_pool
+        )
+        self.app = App(connector=connector)
         self.app.task(name=RUN_TASK, queue=QUEUE, pass_context=True)(self._run)
         self._launch_task = self.app.task(name=LAUNCH_TASK, queue=QUEUE)(self._launch_scheduled)
         self._launchers: dict[str, Callable[[], Awaitable[None]]] = {}
@@ -166,6 +173,27 @@ class ClusterExecutor:
             if loop.time() > deadline:
                 raise TimeoutError('jobs still queued or running')
             await asyncio.sleep(0.05)
+
+
+def _pool(**options: Any) -> psycopg_pool.AsyncConnectionPool:
+    """procrastinate's pool, checking a connection with a round trip only after it sat idle (a lost server is
+    noticed then); a check on every checkout cost a round trip per query, a tenth of a worker's time."""
+    return psycopg_pool.AsyncConnectionPool(**(options | {'check': _check_if_idle, 'reset': _mark_returned}))
+
+
+_returned_at: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+IDLE_CHECK_AFTER = 10.0  # seconds
+
+
+async def _mark_returned(connection: psycopg.AsyncConnection[Any]) -> None:
+    _returned_at[connection] = time.monotonic()
+
+
+async def _check_if_idle(connection: psycopg.AsyncConnection[Any]) -> None:
+    if connection.broken or connection.closed:
+        raise psycopg.OperationalError('connection lost')
+    if time.monotonic() - _returned_at.get(connection, 0.0) > IDLE_CHECK_AFTER:
+        await psycopg_pool.AsyncConnectionPool.check_connection(connection)
 
 
 _DEFER = sa.text(
