@@ -24,7 +24,6 @@ from app.storage.models import Status
 T = TypeVar('T')
 log = logging.getLogger('app.jobs')
 SHUTDOWN_GRACE_SECONDS = 10.0
-WRITER_THREADS_POSTGRESQL = 1
 
 
 class AlreadyRunning(RuntimeError):
@@ -49,7 +48,7 @@ class JobService:
         self.registry = registry
         self.feed = feed
         # Job writes must still land during shutdown, so they use threads of their own, not run.io_bound.
-        self.writer = Writer(engine, threads=1 if engine.dialect.name == 'sqlite' else WRITER_THREADS_POSTGRESQL)
+        self.writer = Writer(engine)
         self.db_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix='jobs-db')
         self.workers = ThreadPoolExecutor(max_workers=4, thread_name_prefix='jobs-work')
         self.executor: Executor = _executor_for(self)

@@ -30,17 +30,11 @@ class _Write:
 
 
 class Writer:
-    """``threads`` writers drain one queue. SQLite has one write lock, so one thread is all it can use; on
-    PostgreSQL several transactions commit side by side, and each thread's batches still commit together."""
-
-    def __init__(self, engine: sa.Engine, *, threads: int = 1) -> None:
+    def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._serve, name=f'jobs-writer-{number}', daemon=True) for number in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._thread = threading.Thread(target=self._serve, name='jobs-writer', daemon=True)
+        self._thread.start()
 
     async def write(self, function: Callable[[sa.Connection], T]) -> T:
         """Run ``function`` inside the writer's next transaction; returns its result once committed."""
@@ -50,12 +44,10 @@ class Writer:
         return await future
 
     def stop(self) -> None:
-        """Commit what is queued, then end the threads."""
-        alive = [thread for thread in self._threads if thread.is_alive()]
-        for _thread in alive:
+        """Commit what is queued, then end the thread."""
+        if self._thread.is_alive():
             self._queue.put(None)
-        for thread in alive:
-            thread.join()
+            self._thread.join()
 
     def _serve(self) -> None:
         while True:
