@@ -95,7 +95,8 @@ def build_services(settings: Settings) -> Services:
 
     node = node_name()
     engine = create_engine(settings.resolved_database_url, application_name=node)
-    files = FileStore(settings.resolved_storage_dir)
+    # On PostgreSQL the storage directory may be shared by several nodes: each keeps its temp files apart.
+    files = FileStore(settings.resolved_storage_dir, node=node if engine.dialect.name != 'sqlite' else None)
     registry = Registry()
     feed = ChangeFeed()
     registry.register(CONTACTS_IMPORT)

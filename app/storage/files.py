@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import aiofiles
 import aiofiles.os
 
 TEMP_DIR = '.tmp'
+STALE_SHARED_TEMP_SECONDS = 24 * 3600  # a shared temp folder untouched this long belongs to a process that died
 CHUNK = 1024 * 1024
 
 
@@ -33,14 +35,26 @@ class StoredFile:
 
 
 class FileStore:
-    def __init__(self, root: Path) -> None:
+    """Job files under ``root``. With ``node`` (several processes sharing the directory, e.g. a shared mount),
+    each process keeps its temp files in a folder of its own, so one starting never removes another's."""
+
+    def __init__(self, root: Path, *, node: str | None = None) -> None:
         self.root = root.resolve()
+        self._node = node
+        self._temp = self.root / TEMP_DIR / node if node else self.root / TEMP_DIR
 
     def prepare(self) -> None:
-        """Create the directory and drop temp files left by a crash."""
+        """Create the directory and drop temp files left by a crash (shared: only those untouched for a day)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.root / TEMP_DIR, ignore_errors=True)
-        (self.root / TEMP_DIR).mkdir()
+        if self._node is None:
+            shutil.rmtree(self.root / TEMP_DIR, ignore_errors=True)
+        else:
+            (self.root / TEMP_DIR).mkdir(exist_ok=True)
+            stale = time.time() - STALE_SHARED_TEMP_SECONDS
+            for entry in (self.root / TEMP_DIR).iterdir():
+                if _last_modified(entry) < stale:
+                    _remove(entry)
+        self._temp.mkdir(parents=True, exist_ok=True)
 
     def path(self, relative_path: str) -> Path:
         """The absolute path of a stored file; raises UnsafePath if it would leave the store."""
@@ -54,7 +68,7 @@ class FileStore:
 
     def temp_path(self) -> Path:
         """A fresh path in the store's temp area; move it in with ``adopt``."""
-        return self.root / TEMP_DIR / f'{uuid.uuid4().hex}.part'
+        return self._temp / f'{uuid.uuid4().hex}.part'
 
     async def save_stream(self, chunks: AsyncIterator[bytes], *, limit: int | None = None) -> StoredFile:
         """Stream chunks to a temp file, enforcing ``limit`` as they arrive, then move it into place."""
@@ -110,6 +124,22 @@ class FileStore:
     def _new_relative_path() -> str:
         name = uuid.uuid4().hex
         return f'{name[:2]}/{name}'
+
+
+def _last_modified(entry: Path) -> float:
+    """The newest modification time of a file, or of a folder and anything in it."""
+    try:
+        times = [entry.stat().st_mtime, *(child.stat().st_mtime for child in entry.rglob('*'))]
+    except FileNotFoundError:  # removed meanwhile by its own process
+        return time.time()
+    return max(times)
+
+
+def _remove(entry: Path) -> None:
+    if entry.is_dir():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
 
 
 def hash_file(path: Path) -> tuple[str, int]:

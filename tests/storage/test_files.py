@@ -75,3 +75,20 @@ def test_adopt_moves_a_finished_temp_file_in(store: FileStore) -> None:
     assert not temp.exists()
     assert store.path(stored.relative_path).read_bytes() == b'report'
     assert stored.size == 6
+
+
+def test_a_node_starting_on_a_shared_directory_keeps_other_nodes_temp_files(tmp_path: Path) -> None:
+    root = tmp_path / 'shared'
+    busy, crashed = FileStore(root, node='node-a'), FileStore(root, node='node-b')
+    busy.prepare()
+    crashed.prepare()
+    upload = busy.temp_path()  # node A is receiving an upload right now
+    upload.write_bytes(b'half an upload')
+    left_behind = crashed.temp_path()  # node B died a day ago mid-import
+    left_behind.write_bytes(b'old')
+    day_old = left_behind.stat().st_mtime - 2 * 24 * 3600
+    os.utime(left_behind, (day_old, day_old))
+    os.utime(left_behind.parent, (day_old, day_old))
+    FileStore(root, node='node-c').prepare()  # a third node starts
+    assert upload.read_bytes() == b'half an upload'
+    assert not left_behind.parent.exists()
