@@ -15,9 +15,10 @@ from starlette.types import ASGIApp
 from app.pages.data import fetch
 from app.services import Services
 from app.storage.models import User
-from app.storage.users import end_session, session_user, start_session
+from app.storage.users import end_session, session_user
 
-PUBLIC_PATHS = {'/login'}
+COMPLETE_LOGIN_PATH = '/login/complete'
+PUBLIC_PATHS = {'/login', COMPLETE_LOGIN_PATH}
 API_PREFIXES = ('/api/', '/files/')
 
 
@@ -44,11 +45,6 @@ async def current_user(services: Services) -> User | None:
     return user
 
 
-async def log_in(services: Services, user: User) -> None:
-    assert user.id is not None
-    await fetch(start_session, services.engine, key=_browser_id(), user_id=user.id)
-
-
 async def log_out(services: Services) -> None:
     await fetch(end_session, services.engine, _browser_id())
 
@@ -63,7 +59,7 @@ def safe_redirect(target: str | None) -> str:
 def _browser_id() -> str:
     """NiceGUI's id for this browser, from its signed session cookie: the same on every node with the same secret.
 
-    Event handlers cannot set cookies, so logging in keeps this id rather than issuing a new one. NiceGUI hands
-    it out in the middleware, in pages and API routes (the request), and in event handlers (the page's request).
+    Logging in gives the browser a new one (app.pages.login). NiceGUI hands it out in the middleware, in pages
+    and API routes (the request), and in event handlers (the page's request).
     """
     return str(app.storage.browser['id'])

@@ -1,18 +1,25 @@
-"""/login: username and password; afterwards the user lands on the page first asked for."""
+"""/login: username and password; afterwards the user lands on the page first asked for.
+
+The password is checked over the websocket, which cannot set cookies; the login then completes with one HTTP
+request (``/login/complete``) that gives the browser a fresh id before the session starts, so a cookie planted
+in the browser before the login (session fixation) is worth nothing afterwards.
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
-from nicegui import ui
+from nicegui import app, ui
 
-from app.pages.auth import current_user, log_in, safe_redirect
+from app.pages.auth import COMPLETE_LOGIN_PATH, current_user, safe_redirect
 from app.pages.data import fetch
 from app.pages.throttle import LoginThrottle
 from app.services import Services
-from app.storage.users import authenticate
+from app.storage.users import authenticate, issue_login_ticket, redeem_login_ticket, start_session
 
 INVALID = 'Invalid username or password'
 log = logging.getLogger('app.auth')
@@ -41,8 +48,9 @@ def register(services: Services) -> None:
                 show_error(INVALID)
                 return
             throttle.record_success(keys[0])
-            await log_in(services, user)
-            ui.navigate.to(safe_redirect(redirect_to))
+            assert user.id is not None
+            ticket = await fetch(issue_login_ticket, services.engine, user_id=user.id)
+            ui.navigate.to(f'{COMPLETE_LOGIN_PATH}?{urlencode({"ticket": ticket, "to": safe_redirect(redirect_to)})}')
 
         def show_error(message: str) -> None:
             error.set_text(message)
@@ -60,3 +68,12 @@ def register(services: Services) -> None:
             password.on('keydown.enter', try_login)
             ui.button('Log in', on_click=try_login).classes('w-full')
         return None
+
+    @app.get(COMPLETE_LOGIN_PATH, include_in_schema=False)
+    async def complete_login(request: Request, ticket: str = '', to: str | None = None) -> RedirectResponse:
+        user_id = await fetch(redeem_login_ticket, services.engine, ticket)
+        if user_id is None:  # used, expired or made up: log in again
+            return RedirectResponse(f'/login?{urlencode({"redirect_to": safe_redirect(to)})}', status_code=303)
+        request.session['id'] = str(uuid.uuid4())  # NiceGUI's browser id, re-signed into the cookie by this response
+        await fetch(start_session, services.engine, key=request.session['id'], user_id=user_id)
+        return RedirectResponse(safe_redirect(to), status_code=303)

@@ -23,6 +23,7 @@ USER = SQLModel.metadata.tables['user']
 SESSION = SQLModel.metadata.tables['user_session']
 # A session's last_seen_at is written at most this often, so requests stay reads.
 SEEN_INTERVAL = timedelta(minutes=1)
+TICKET_LIFETIME = timedelta(minutes=1)
 
 
 class UserError(ValueError):
@@ -121,6 +122,27 @@ def end_session(engine: sa.Engine, key: str) -> None:
     """Log the browser with ``key`` out, on every node."""
     with engine.begin() as connection:
         connection.execute(sa.delete(SESSION).where(SESSION.c.id == _digest(key)))
+
+
+def issue_login_ticket(engine: sa.Engine, *, user_id: int) -> str:
+    """A one-time ticket that completes a login over HTTP, where the browser gets a fresh id (``redeem``)."""
+    ticket = secrets.token_urlsafe(32)
+    start_session(engine, key=_ticket_key(ticket), user_id=user_id)
+    return ticket
+
+
+def redeem_login_ticket(engine: sa.Engine, ticket: str) -> int | None:
+    """The user id of a ticket issued in the last minute, or None; a ticket works once."""
+    statement = sa.delete(SESSION).where(SESSION.c.id == _digest(_ticket_key(ticket)))
+    with engine.begin() as connection:
+        row = connection.execute(statement.returning(SESSION.c.user_id, SESSION.c.created_at)).first()
+    if row is None or utcnow() - row.created_at > TICKET_LIFETIME:
+        return None
+    return int(row.user_id)
+
+
+def _ticket_key(ticket: str) -> str:
+    return f'login-ticket:{ticket}'  # never a browser id (those are UUIDs), so a ticket is no session
 
 
 def _digest(key: str) -> str:

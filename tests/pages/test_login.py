@@ -10,7 +10,7 @@ from nicegui.storage import Storage
 from nicegui.testing import User
 
 from app.services import Services
-from app.storage.users import SESSION, set_password
+from app.storage.users import SESSION, issue_login_ticket, list_users, set_password
 from tests.conftest import ADMIN
 from tests.pages.conftest import log_in, log_in_failing
 
@@ -84,3 +84,24 @@ async def test_a_node_that_never_saw_the_browser_knows_it_is_logged_in(
         assert user.find(marker='username').elements.pop().text == ADMIN[0]
     finally:
         app.storage = original
+
+
+async def test_a_cookie_planted_before_the_login_is_not_logged_in_after_it(
+    user: User, new_browser: Callable[[], User]
+) -> None:
+    await user.open('/login')  # the attacker's cookie, planted in the victim's browser before the login
+    planted = new_browser()
+    planted.http_client.cookies.update(user.http_client.cookies)
+    await log_in(user)  # the victim logs in
+    assert (await user.http_client.get('/api/jobs?limit=1')).status_code == 200
+    assert (await planted.http_client.get('/api/jobs?limit=1')).status_code == 401
+
+
+async def test_a_login_ticket_works_once(user: User, services: Services) -> None:
+    admin = next(u for u in list_users(services.engine) if u.username == ADMIN[0])
+    assert admin.id is not None
+    ticket = issue_login_ticket(services.engine, user_id=admin.id)
+    first = await user.http_client.get(f'/login/complete?ticket={ticket}&to=/imports')
+    assert (first.status_code, first.headers['location']) == (303, '/imports')
+    again = await user.http_client.get(f'/login/complete?ticket={ticket}&to=/imports')
+    assert (again.status_code, again.headers['location']) == (303, '/login?redirect_to=%2Fimports')
