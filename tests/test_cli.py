@@ -1,4 +1,5 @@
-"""The command line: user management against a real data dir, and clear errors for bad settings."""
+"""The command line: user management against a real data dir, the worker's preconditions, database upgrades,
+and clear errors for bad settings."""
 
 from __future__ import annotations
 
@@ -6,6 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from app.storage.db import MIGRATIONS_DIR
 
 ROOT = Path(__file__).parents[1]
 
@@ -41,3 +48,52 @@ def test_bad_settings_name_the_variable(tmp_path: Path) -> None:
     assert 'Invalid setting JOBS_PORT' in result.stderr
     assert 'Invalid setting JOBS_STORAGE_SECRET' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+def test_worker_needs_postgresql(tmp_path: Path) -> None:
+    result = cli(tmp_path, 'worker')  # no JOBS_DATABASE_URL: SQLite in the data dir
+    assert result.returncode == 2
+    assert '"worker" needs a shared PostgreSQL database' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_worker_rejects_a_concurrency_below_one(tmp_path: Path, postgres_url: str) -> None:
+    result = cli(tmp_path, 'worker', '--concurrency', '0', JOBS_DATABASE_URL=postgres_url)
+    assert result.returncode == 2
+    assert result.stderr.strip() == 'Error: --concurrency must be at least 1'
+    assert not _has_table(postgres_url, 'job')  # it stopped before touching the database
+
+
+def test_db_upgrade_installs_the_job_queue_on_postgresql_and_can_run_again(tmp_path: Path, postgres_url: str) -> None:
+    expected = f'Database is at revision {_head_revision()}'
+    first = cli(tmp_path, 'db', 'upgrade', JOBS_DATABASE_URL=postgres_url)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == expected
+    assert _has_table(postgres_url, 'procrastinate_jobs')
+    again = cli(tmp_path, 'db', 'upgrade', JOBS_DATABASE_URL=postgres_url)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == expected
+
+
+def test_db_upgrade_on_sqlite_prints_the_revision(tmp_path: Path) -> None:
+    result = cli(tmp_path, 'db', 'upgrade')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f'Database is at revision {_head_revision()}'
+    assert (tmp_path / 'data' / 'jobs.db').is_file()
+
+
+def _head_revision() -> str:
+    config = Config()
+    config.set_main_option('script_location', str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def _has_table(url: str, name: str) -> bool:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return sa.inspect(connection).has_table(name)
+    finally:
+        engine.dispose()

@@ -51,6 +51,7 @@ class JobContext:
         self._progress_pending = False
         self._last_progress = 0.0
         self._progress_task: asyncio.Future[None] | None = None
+        self._ended = False  # set by flush_progress: the job's row is about to be final, no later progress writes
 
     @property
     def engine(self) -> sa.Engine:
@@ -94,6 +95,8 @@ class JobContext:
         self._loop.call_later(delay, self._start_progress_write)
 
     def _start_progress_write(self) -> None:
+        if self._ended:  # flush_progress wrote the latest progress already
+            return
         self._progress_task = asyncio.ensure_future(self._write_progress())
 
     async def _write_progress(self) -> None:
@@ -104,7 +107,8 @@ class JobContext:
         self._service.publish_row(row, self.owner_id)
 
     async def flush_progress(self) -> None:
-        """Write the latest progress now (the runtime calls this before a job ends)."""
+        """Write the latest progress now (the runtime calls this before a job ends); later reports are dropped."""
+        self._ended = True
         if self._progress_task is not None:
             await asyncio.shield(self._progress_task)
         if self._progress_pending:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import sqlalchemy as sa
 
+from app.jobs.context import PROGRESS_INTERVAL
 from app.jobs.events import Change, DetailChanged, JobChanged
 from app.services import Services, build_services
 from app.storage import jobs as queries
@@ -116,6 +118,7 @@ async def test_jobs_left_in_progress_by_a_crash_fail_at_start(services: Services
 
 
 async def test_stop_interrupts_jobs_that_outlive_the_grace_period(settings) -> None:  # type: ignore[no-untyped-def]
+    """One node (SQLite): the job ends Failed as Interrupted. A cluster node (PostgreSQL): it goes on elsewhere."""
     services = build_services(settings)
     services.start()
     owner = admin(services)
@@ -127,8 +130,18 @@ async def test_stop_interrupts_jobs_that_outlive_the_grace_period(settings) -> N
     await services.jobs.stop(grace=0.2)
     detail = queries.get_job(services.engine, viewer=owner, job_id=job_id)
     assert detail is not None
-    assert detail['status'] == Status.FAILED
-    assert detail['error'].startswith('Interrupted')
+    if services.engine.dialect.name == 'sqlite':
+        assert detail['status'] == Status.FAILED
+        assert detail['error'].startswith('Interrupted')
+    else:
+        assert detail['status'] == Status.IN_PROGRESS
+        assert detail['subtasks'][-1]['status'] == Status.FAILED
+        assert detail['subtasks'][-1]['message'] == (
+            'Interrupted: the node running this job stopped; going on with another worker (attempt 2 of 3)'
+        )
+        with services.engine.connect() as connection:
+            queued = 'SELECT status, attempts FROM procrastinate_jobs WHERE id = (SELECT engine_job_id FROM job)'
+            assert tuple(connection.execute(sa.text(queued)).one()) == ('todo', 1)
     services.engine.dispose()
 
 
@@ -156,3 +169,23 @@ def test_unknown_settings_fail_clearly(tmp_path) -> None:  # type: ignore[no-unt
         assert 'nope' in str(error)
     else:
         raise AssertionError('expected KeyError')
+
+
+async def test_a_job_row_is_not_written_again_after_the_job_ends(tmp_path: Path, sqlite_url: str) -> None:
+    services = build_services(make_settings(tmp_path, sqlite_url))
+    services.start()
+    rows: list[dict[str, object]] = []
+
+    def record(change: Change) -> None:
+        if isinstance(change, JobChanged):
+            rows.append(change.row)
+
+    services.feed.subscribe(record)
+    try:
+        job_id = await run_job(services, steps=2)  # step 2 reports progress too soon after step 1: it is deferred
+        await asyncio.sleep(2 * PROGRESS_INTERVAL)
+    finally:
+        await services.stop()
+    statuses = [row['status'] for row in rows if row['id'] == job_id]
+    assert statuses[-1] == 'completed'
+    assert statuses.count('completed') == 1, statuses  # a deferred progress write must not land after the end
