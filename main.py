@@ -99,7 +99,10 @@ async def _work(settings: Settings) -> None:
         loop.add_signal_handler(signum, stopping.set)
     print(f'Worker {services.jobs.node} is running jobs (concurrency {settings.worker_concurrency})', flush=True)
     await stopping.wait()
-    print('Worker stopping: running jobs get a grace period, then end as Interrupted', flush=True)
+    print(
+        f'Worker stopping: running jobs get {settings.shutdown_grace_seconds} s, then go on with another worker',
+        flush=True,
+    )
     await services.stop()
 
 

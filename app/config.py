@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     web_worker: bool = True  # `serve` also runs jobs; false for a node that only serves pages
     stalled_after_seconds: int = 30  # a worker silent this long is dead; its jobs are started again
     max_attempts: int = 3  # runs of a job whose workers keep dying before it is marked Failed
+    shutdown_grace_seconds: int = 10  # on SIGTERM, running jobs get this long before they are interrupted
 
     @field_validator('storage_secret')
     @classmethod
@@ -55,7 +56,14 @@ class Settings(BaseSettings):
             crontab_trigger(value)  # raises ValueError naming the problem
         return value.strip()
 
-    @field_validator('max_upload_mb', 'retention_days', 'worker_concurrency', 'stalled_after_seconds', 'max_attempts')
+    @field_validator(
+        'max_upload_mb',
+        'retention_days',
+        'worker_concurrency',
+        'stalled_after_seconds',
+        'max_attempts',
+        'shutdown_grace_seconds',
+    )
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import psycopg_pool
 import sqlalchemy as sa
-from procrastinate import App, PsycopgConnector, job_context
+from procrastinate import App, PsycopgConnector, RetryStrategy, job_context
 from procrastinate import jobs as engine_jobs
 from procrastinate.worker import Worker
 
+from app.jobs.executors import HandedOn
 from app.storage import jobs as queries
 from app.storage.models import Status
 
@@ -38,6 +39,7 @@ log = logging.getLogger('app.jobs')
 QUEUE = 'jobs'
 RUN_TASK = 'jobs.run'
 LAUNCH_TASK = 'jobs.launch_scheduled'
+NODE_STOPPED = 'Interrupted: the node running this job stopped'
 
 
 class ClusterExecutor:
@@ -52,11 +54,15 @@ class ClusterExecutor:
             conninfo=libpq_url(service.engine.url), min_size=1, max_size=self._concurrency + 2, pool_factory=_pool
         )
         self.app = App(connector=connector)
-        self.app.task(name=RUN_TASK, queue=QUEUE, pass_context=True)(self._run)
+        # A job cancelled by its node stopping raises HandedOn (see hand_on): procrastinate queues it again at once.
+        hand_on = RetryStrategy(max_attempts=self._max_attempts - 1, retry_exceptions={HandedOn})
+        retry = hand_on if self._max_attempts > 1 else False  # (max_attempts=0 would mean "no limit")
+        self.app.task(name=RUN_TASK, queue=QUEUE, pass_context=True, retry=retry)(self._run)
         self._launch_task = self.app.task(name=LAUNCH_TASK, queue=QUEUE)(self._launch_scheduled)
         self._launchers: dict[str, Callable[[], Awaitable[None]]] = {}
         self._worker: Worker | None = None
         self._stopping = False
+        self._attempts: dict[int, int] = {}  # running here: job id -> attempt
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, *, run_jobs: bool) -> None:
@@ -106,7 +112,18 @@ class ClusterExecutor:
 
     async def _run(self, context: job_context.JobContext, job_id: int) -> None:
         assert context.job is not None
-        await self._service.run_recorded(job_id, attempt=context.job.attempts + 1)
+        attempt = self._attempts[job_id] = context.job.attempts + 1
+        try:
+            await self._service.run_recorded(job_id, attempt=attempt)
+        finally:
+            self._attempts.pop(job_id, None)
+
+    def hand_on(self, job_id: int) -> str | None:
+        """A job cancelled because this node stops goes on with another worker while attempts are left."""
+        attempt = self._attempts.get(job_id)
+        if not self._stopping or attempt is None or attempt >= self._max_attempts:
+            return None
+        return f'{NODE_STOPPED}; going on with another worker (attempt {attempt + 1} of {self._max_attempts})'
 
     def schedule(self, job_type: str, cron: str, launch: Callable[[], Awaitable[None]]) -> None:
         self._launchers[job_type] = launch

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 log = logging.getLogger('app.jobs')
 
 
+class HandedOn(Exception):
+    """Raised out of a job that stopped with its node and goes on with another worker (the executor retries it)."""
+
+
 class Executor(Protocol):
     def start(self, *, run_jobs: bool) -> None:
         """Start (on the running event loop); without ``run_jobs`` this process only records and schedules."""
@@ -44,6 +48,9 @@ class Executor(Protocol):
 
     def schedule(self, job_type: str, cron: str, launch: Callable[[], Awaitable[None]]) -> None:
         """Call ``launch`` on a crontab schedule (once per period, whatever the number of processes)."""
+
+    def hand_on(self, job_id: int) -> str | None:
+        """A job was cancelled: if it is to go on elsewhere, what its interrupted step says; None: it ends here."""
 
     async def wait_idle(self, timeout: float) -> None:
         """Wait until no recorded job is left to run (tests and tools)."""
@@ -92,6 +99,9 @@ class LocalExecutor:
 
     def schedule(self, job_type: str, cron: str, launch: Callable[[], Awaitable[None]]) -> None:
         self.scheduler.add_job(launch, crontab_trigger(cron), id=f'schedule-{job_type}', replace_existing=True)
+
+    def hand_on(self, job_id: int) -> str | None:
+        return None  # one process: nobody else could go on with it
 
     async def wait_idle(self, timeout: float) -> None:
         loop = asyncio.get_running_loop()

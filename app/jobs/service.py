@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from app.config import Settings
 from app.jobs.context import JobContext, describe_error
 from app.jobs.events import ChangeFeed, DetailChanged, JobChanged
-from app.jobs.executors import Executor, LocalExecutor, next_fire_time
+from app.jobs.executors import Executor, HandedOn, LocalExecutor, next_fire_time
 from app.jobs.registry import Registry
 from app.jobs.writer import Writer
 from app.storage import jobs as queries
@@ -23,7 +23,6 @@ from app.storage.models import Status
 
 T = TypeVar('T')
 log = logging.getLogger('app.jobs')
-SHUTDOWN_GRACE_SECONDS = 10.0
 
 
 class AlreadyRunning(RuntimeError):
@@ -61,9 +60,10 @@ class JobService:
         """
         self.executor.start(run_jobs=run_jobs)
 
-    async def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
-        """Stop taking jobs; running jobs get ``grace`` seconds, then end Failed as Interrupted."""
-        await self.executor.stop(grace)
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop taking jobs; running jobs get ``grace`` seconds (JOBS_SHUTDOWN_GRACE_SECONDS), then end Failed as
+        Interrupted, or, on a cluster node with attempts left, are queued again for another worker."""
+        await self.executor.stop(self.settings.shutdown_grace_seconds if grace is None else grace)
         self.workers.shutdown(wait=False, cancel_futures=True)
         self.db_pool.shutdown(wait=True)
         self.writer.stop()
@@ -155,18 +155,26 @@ class JobService:
         kind = self.registry.get(job_type)
         ctx = JobContext(self, job_id=job_id, owner_id=owner_id, category=kind.category, params=params)
         error: str | None = None
+        handed_on: str | None = None
         try:
             await kind.run(ctx)
             error = ctx.failure
         except asyncio.CancelledError as cancelled:
+            handed_on = self.executor.hand_on(job_id)  # a stopping cluster node gives the job to another worker
             error = describe_error(cancelled)
         except Exception as exception:
             log.exception('job %s (%s) failed', job_id, kind.name)
             error = describe_error(exception)
         finally:
             await ctx.flush_progress()
-            row = await self.write(queries.finish_job, job_id=job_id, error=error)
-            self.publish_row(row, owner_id)
+            if handed_on is not None:
+                await self.write(queries.interrupt_attempt, job_id=job_id, message=handed_on)
+                self.publish_detail(job_id, owner_id, kind.category)
+            else:
+                row = await self.write(queries.finish_job, job_id=job_id, error=error)
+                self.publish_row(row, owner_id)
+        if handed_on is not None:
+            raise HandedOn(handed_on)
 
     def publish_row(self, row: dict[str, Any], owner_id: int) -> None:
         self.feed.publish(JobChanged(job_id=row['id'], owner_id=owner_id, category=row['category'], row=row))

@@ -41,7 +41,7 @@ class FileStore:
     def __init__(self, root: Path, *, node: str | None = None) -> None:
         self.root = root.resolve()
         self._node = node
-        self._temp = self.root / TEMP_DIR / node if node else self.root / TEMP_DIR
+        self.temp_dir = self.root / TEMP_DIR / node if node else self.root / TEMP_DIR  # this process's temp files
 
     def prepare(self) -> None:
         """Create the directory and drop temp files left by a crash (shared: only those untouched for a day)."""
@@ -54,7 +54,7 @@ class FileStore:
             for entry in (self.root / TEMP_DIR).iterdir():
                 if _last_modified(entry) < stale:
                     _remove(entry)
-        self._temp.mkdir(parents=True, exist_ok=True)
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
 
     def path(self, relative_path: str) -> Path:
         """The absolute path of a stored file; raises UnsafePath if it would leave the store."""
@@ -68,7 +68,7 @@ class FileStore:
 
     def temp_path(self) -> Path:
         """A fresh path in the store's temp area; move it in with ``adopt``."""
-        return self._temp / f'{uuid.uuid4().hex}.part'
+        return self.temp_dir / f'{uuid.uuid4().hex}.part'
 
     async def save_stream(self, chunks: AsyncIterator[bytes], *, limit: int | None = None) -> StoredFile:
         """Stream chunks to a temp file, enforcing ``limit`` as they arrive, then move it into place."""

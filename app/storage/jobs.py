@@ -222,9 +222,18 @@ def start_attempt(bind: Bind, *, job_id: int, attempt: int) -> tuple[dict[str, A
 
 
 def interrupt_attempt(bind: Bind, *, job_id: int, message: str) -> None:
-    """Fail the subtasks a dead worker left In Progress; the job itself stays In Progress for its next attempt."""
+    """End the attempt the job's worker could not finish: the step it was in fails with ``message`` (a step the
+    cancellation already failed as Interrupted is told the same); the job stays In Progress for its next attempt."""
+    interrupted = sa.or_(
+        SUBTASK.c.status == Status.IN_PROGRESS,
+        sa.and_(SUBTASK.c.status == Status.FAILED, SUBTASK.c.message == INTERRUPTED),
+    )
     with transaction(bind) as connection:
-        _fail_open_subtasks(connection, [job_id], message, utcnow())
+        connection.execute(
+            sa.update(SUBTASK)
+            .where(SUBTASK.c.job_id == job_id, interrupted)
+            .values(status=Status.FAILED, message=message, updated_at=utcnow())
+        )
 
 
 def fail_interrupted(engine: sa.Engine) -> list[dict[str, Any]]:

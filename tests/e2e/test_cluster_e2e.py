@@ -196,3 +196,23 @@ def test_a_browser_on_one_instance_sees_a_job_run_by_a_worker_change_live(
         expect(row.get_by_role('img', name='Completed')).to_be_visible(timeout=15_000)
         runs = (nodes.storage / 'runs.log').read_text().split()
         assert runs[0] == str(job_id) and int(runs[1]) != web.process.pid  # it really ran in the worker
+
+
+def test_a_stopped_worker_hands_its_running_job_to_another(page: Page, tmp_path: Path, postgres_url: str) -> None:
+    with cluster(tmp_path, postgres_url, JOBS_WEB_WORKER='false', JOBS_SHUTDOWN_GRACE_SECONDS='1') as nodes:
+        web = nodes.start_node()
+        leaving = nodes.start_worker()
+        log_in(page, web)
+        response = page.request.post(f'{web.url}/_test/launch/test_steps?delay=2&steps=3')
+        job_id = response.json()['id']
+        running = "SELECT count(*) FROM subtask WHERE job_id = :job AND status = 'in_progress'"
+        wait_for(lambda: nodes.count(running, job=job_id) == 1, 'the job never started', timeout=30)
+        leaving.send_signal(signal.SIGTERM)  # a rolling restart: the worker is asked to stop
+        assert leaving.wait(timeout=30) == 0
+        handed_on = 'Interrupted: the node running this job stopped; going on with another worker (attempt 2 of 3)'
+        interrupted = "SELECT count(*) FROM subtask WHERE job_id = :job AND status = 'failed' AND message = :message"
+        assert nodes.count(interrupted, job=job_id, message=handed_on) == 1
+        assert nodes.count("SELECT count(*) FROM job WHERE id = :job AND status = 'in_progress'", job=job_id) == 1
+        nodes.start_worker()
+        done = "SELECT count(*) FROM job WHERE id = :job AND status = 'completed' AND attempts = 2"
+        wait_for(lambda: nodes.count(done, job=job_id) == 1, 'another worker did not finish the job', timeout=60)

@@ -147,7 +147,7 @@ async def test_postgres_backup_without_pg_dump_fails_clearly(
     assert detail['error'] == backup.PG_DUMP_MISSING
     assert detail['subtasks'][0] == {**detail['subtasks'][0], 'status': 'failed', 'message': backup.PG_DUMP_MISSING}
     assert detail['files'] == []
-    assert not list((services.files.root / '.tmp').iterdir())  # no temp files left behind
+    assert not list(services.files.temp_dir.iterdir())  # no temp files left behind
 
 
 # Purge Old Jobs
