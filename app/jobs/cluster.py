@@ -19,13 +19,13 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 import psycopg_pool
 import sqlalchemy as sa
 from procrastinate import App, PsycopgConnector, RetryStrategy, job_context
-from procrastinate import jobs as engine_jobs
 from procrastinate.worker import Worker
 
 from app.jobs.executors import HandedOn
@@ -40,6 +40,7 @@ QUEUE = 'jobs'
 RUN_TASK = 'jobs.run'
 LAUNCH_TASK = 'jobs.launch_scheduled'
 NODE_STOPPED = 'Interrupted: the node running this job stopped'
+MAX_RESTART_DELAY = 30.0  # seconds between attempts to start a worker that died
 
 
 class ClusterExecutor:
@@ -51,7 +52,11 @@ class ClusterExecutor:
         self._concurrency = settings.worker_concurrency
         self.run_worker = True  # False in a web node that only serves pages (JOBS_WEB_WORKER=false)
         connector = PsycopgConnector(
-            conninfo=libpq_url(service.engine.url), min_size=1, max_size=self._concurrency + 2, pool_factory=_pool
+            conninfo=libpq_url(service.engine.url),
+            kwargs={'application_name': f'{service.node}-queue'[:63]},
+            min_size=1,
+            max_size=self._concurrency + 2,
+            pool_factory=_pool,
         )
         self.app = App(connector=connector)
         # A job cancelled by its node stopping raises HandedOn (see hand_on): procrastinate queues it again at once.
@@ -73,8 +78,22 @@ class ClusterExecutor:
         self._tasks.append(asyncio.create_task(self._work(), name='procrastinate worker'))
 
     async def _work(self) -> None:
-        await self.app.open_async()
-        if not self.run_worker or self._stopping:
+        """Run the worker until stopped; if it dies (say, the database went away), start it again."""
+        delay = 1.0
+        while not self._stopping:
+            try:
+                await self.app.open_async()
+                if not self.run_worker:
+                    return
+                await self._run_worker()
+                return
+            except Exception:
+                log.exception('the job worker stopped unexpectedly; starting it again in %.0f s', delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_RESTART_DELAY)
+
+    async def _run_worker(self) -> None:
+        if self._stopping:
             return
         self._worker = Worker(
             self.app,
@@ -87,7 +106,8 @@ class ClusterExecutor:
             fetch_job_polling_interval=2.0,
             delete_jobs='successful',  # the job table keeps the history; procrastinate's stays small
         )
-        self._tasks.append(asyncio.create_task(self._recover_stalled_forever(), name='stalled job recovery'))
+        if len(self._tasks) == 1:
+            self._tasks.append(asyncio.create_task(self._recover_stalled_forever(), name='stalled job recovery'))
         await self._worker.run()
 
     async def stop(self, grace: float) -> None:
@@ -148,36 +168,25 @@ class ClusterExecutor:
 
     async def recover_stalled(self) -> None:
         """Start again, or fail after the last attempt, every job whose worker stopped sending heartbeats."""
-        manager = self.app.job_manager
-        for stalled in await manager.get_stalled_jobs(seconds_since_heartbeat=self._stalled_after):
+        service = self._service
+        for stalled in await self.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=self._stalled_after):
             attempt = stalled.attempts + 1
             retry = attempt < self._max_attempts
-            try:
-                if retry:
-                    await manager.retry_job(stalled)
-                else:
-                    await manager.finish_job(stalled, status=engine_jobs.Status.FAILED, delete_job=False)
-            except Exception as error:  # another node got there first
-                log.debug('stalled job %s already handled: %s', stalled.id, error)
-                continue
+            if retry:
+                message = f'{queries.WORKER_LOST}; starting attempt {attempt + 1} of {self._max_attempts}'
+            else:
+                message = f'{queries.WORKER_LOST} (attempt {attempt} of {self._max_attempts})'
             job_id = stalled.task_kwargs.get('job_id')
+            assert stalled.id is not None
+            taken = await service.db(take_over, engine_job_id=stalled.id, worker_id=stalled.worker_id,
+                                     retry=retry, job_id=job_id, message=message)  # fmt: skip
+            if not taken:  # another node got there first
+                continue
             log.warning('job %s lost its worker during attempt %s of %s', job_id, attempt, self._max_attempts)
-            if isinstance(job_id, int):
-                await self._after_lost_worker(job_id, attempt, retry)
-
-    async def _after_lost_worker(self, job_id: int, attempt: int, retry: bool) -> None:
-        service = self._service
-        job = await service.db(queries.job_for_run, job_id=job_id)
-        if job is None or job['status'] != Status.IN_PROGRESS:
-            return
-        if retry:
-            message = f'{queries.WORKER_LOST}; starting attempt {attempt + 1} of {self._max_attempts}'
-            await service.write(queries.interrupt_attempt, job_id=job_id, message=message)
-            service.publish_detail(job_id, job['run_by_id'], job['category'])
-        else:
-            error = f'{queries.WORKER_LOST} (attempt {attempt} of {self._max_attempts})'
-            row = await service.write(queries.finish_job, job_id=job_id, error=error)
-            service.publish_row(row, job['run_by_id'])
+            if taken.row is not None:
+                service.publish_row(taken.row, taken.owner_id)
+            elif taken.owner_id:
+                service.publish_detail(taken.job_id, taken.owner_id, taken.category)
 
     async def _fail_orphaned(self) -> None:
         for row, owner_id in await self._service.db(fail_orphaned):
@@ -218,6 +227,46 @@ _DEFER = sa.text(
     f"'{QUEUE}', CAST(:task AS varchar), 0, NULL, NULL, CAST(:args AS jsonb), NULL"
     ')::procrastinate_job_to_defer_v1]))'
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TakenOver:
+    job_id: int
+    owner_id: int = 0
+    category: str = ''
+    row: dict[str, Any] | None = None  # the job's row when it ended (failed at its last attempt)
+
+
+def take_over(
+    engine: sa.Engine, *, engine_job_id: int, worker_id: int | None, retry: bool, job_id: Any, message: str
+) -> TakenOver | None:
+    """Queue a stalled run again (``retry``) or fail it, in one transaction with the app's job row, and only while
+    the dead worker still holds it: another node may have queued it again and a live worker claimed it since the
+    stalled list was read. Returns None when there was nothing left to do."""
+    with engine.begin() as connection:
+        held = connection.execute(_STILL_HELD, {'id': engine_job_id, 'worker': worker_id}).first()
+        if held is None:
+            return None
+        connection.execute(_RETRY if retry else _FAIL, {'id': engine_job_id})
+        if not isinstance(job_id, int):  # a scheduled launch: nothing of the app's to update
+            return TakenOver(job_id=0)
+        job = connection.execute(_JOB_STATE, {'id': job_id}).first()
+        if job is None or job.status != Status.IN_PROGRESS:
+            return TakenOver(job_id=job_id)
+        if retry:
+            queries.interrupt_attempt(connection, job_id=job_id, message=message)
+            return TakenOver(job_id, job.run_by_id, job.category)
+        row = queries.finish_job(connection, job_id=job_id, error=message)
+        return TakenOver(job_id, job.run_by_id, job.category, row)
+
+
+_STILL_HELD = sa.text(
+    "SELECT 1 FROM procrastinate_jobs WHERE id = :id AND status = 'doing'"
+    ' AND worker_id IS NOT DISTINCT FROM :worker FOR UPDATE'
+)
+_RETRY = sa.text('SELECT procrastinate_retry_job_v2(:id, now(), NULL, NULL, NULL)')
+_FAIL = sa.text("SELECT procrastinate_finish_job_v1(:id, 'failed', false)")
+_JOB_STATE = sa.text('SELECT status, run_by_id, category FROM job WHERE id = :id')
 
 
 def _has_queued_jobs(engine: sa.Engine) -> bool:

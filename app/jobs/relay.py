@@ -36,6 +36,7 @@ class ChangeRelay:
         self._pending: dict[int, int] = {}  # job id -> owner id
         self._flushing = False
         self._task: asyncio.Task[None] | None = None
+        self._schema = ''
         self.connected = asyncio.Event()
 
     def start(self) -> None:
@@ -52,6 +53,8 @@ class ChangeRelay:
             try:
                 await self._listen(resync=failures > 0)
             except (psycopg.Error, OSError) as error:
+                if self.connected.is_set():  # it was listening: a new outage, so start again with short waits
+                    failures = 0
                 delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
                 log.warning('change relay lost its connection (%s); listening again in %s s', error, delay)
                 self.connected.clear()
@@ -62,6 +65,8 @@ class ChangeRelay:
         name = f'{self._service.node}-relay'[:63]
         async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, application_name=name) as db:
             await db.execute(f'LISTEN {CHANNEL}')
+            row = await (await db.execute('SELECT current_schema()')).fetchone()
+            self._schema = row[0] if row else ''  # other schemas of the same database notify on the channel too
             self.connected.set()
             if resync:  # changes made while we were not listening are lost: every open page re-reads
                 self._service.feed.publish(Resync())
@@ -74,7 +79,7 @@ class ChangeRelay:
         except ValueError:
             log.warning('ignoring a malformed job change notification: %.200r', payload)
             return
-        if change.get('origin') == self._service.node:
+        if change.get('origin') == self._service.node or change.get('schema') != self._schema:
             return
         job_id, owner_id = int(change['id']), int(change['owner'])
         if change.get('kind') == 'job':

@@ -20,14 +20,14 @@ import sqlalchemy as sa
 from procrastinate.exceptions import AppNotOpen
 from procrastinate.manager import JobManager
 
-from app.jobs.cluster import QUEUE, ClusterExecutor
+from app.jobs.cluster import QUEUE, ClusterExecutor, take_over
 from app.jobs.events import Change, ChangeFeed, JobChanged, Resync
 from app.services import Services, build_services
 from app.storage import jobs as queries
 from app.storage.db import create_engine
 from app.storage.models import User
 from app.storage.users import create_user
-from tests.conftest import make_settings
+from tests.conftest import make_settings, postgres_schema
 
 WORKER_STOPPED = 'the worker running this job stopped'
 
@@ -140,6 +140,72 @@ async def test_the_relay_listens_again_after_losing_its_connection_and_asks_page
         await feed.wait_for(lambda change: isinstance(change, Resync), timeout=5)
         job_id = change_elsewhere(other, boss)
         await feed.wait_for(lambda change: is_row(change, job_id, 'completed'))
+
+
+async def test_a_stale_stalled_list_does_not_queue_a_job_a_live_worker_has_claimed_since(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with started(tmp_path, postgres_url, web_worker=False) as services:
+        boss = admin(services)
+        job_id = await launch(services, boss)
+        queue_id = await abandon(services, job_id)
+        manager = await opened_queue(services)
+        [stalled] = await manager.get_stalled_jobs(seconds_since_heartbeat=30)  # this node reads the list ...
+        await cluster(services).recover_stalled()  # ... another node queues the job again first ...
+        live = await manager.register_worker()
+        assert (await manager.fetch_job(queues=[QUEUE], worker_id=live)) is not None  # ... and a live worker has it
+        assert stalled.id is not None
+        taken = await services.jobs.db(take_over, engine_job_id=stalled.id, worker_id=stalled.worker_id,
+                                       retry=True, job_id=job_id, message='should not be written')  # fmt: skip
+        assert taken is None
+        assert queue_entry(services, queue_id) == ('doing', 1)  # still the live worker's, not queued twice
+        assert 'should not be written' not in str(job_detail(services, boss, job_id)['subtasks'])
+
+
+async def test_changes_from_another_schema_of_the_same_database_are_not_relayed(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    with postgres_schema() as elsewhere_url:
+        await relayed_only_from_own_schema(tmp_path, postgres_url, elsewhere_url)
+
+
+async def relayed_only_from_own_schema(tmp_path: Path, postgres_url: str, elsewhere_url: str) -> None:
+    async with (
+        started(tmp_path, postgres_url) as services,
+        started(tmp_path / 'elsewhere', elsewhere_url) as elsewhere,
+    ):
+        boss = admin(services)
+        admin(elsewhere)
+        stranger = admin(elsewhere)  # a user id that does not exist here
+        assert stranger.id != boss.id
+        await relay_listening(services)
+        for engine in (services.engine, elsewhere.engine):  # both schemas hand out the same next job id
+            with engine.begin() as connection:
+                connection.execute(sa.text("SELECT setval(pg_get_serial_sequence('job', 'id'), 5000)"))
+        own_id = await launch(services, boss, steps=1)  # job 5001 here
+        await services.jobs.wait_idle()
+        feed = FeedRecorder(services.feed)
+        async with other_node(elsewhere_url) as other:
+            foreign_id = change_elsewhere(other, stranger)  # job 5001 of the other schema, the stranger's
+        assert foreign_id == own_id
+        await asyncio.sleep(0.5)  # time for a wrong relay to land
+        assert [change for change in feed.changes if getattr(change, 'job_id', None) == own_id] == []
+
+
+async def test_a_worker_whose_database_connections_were_cut_starts_again(tmp_path: Path, postgres_url: str) -> None:
+    async with started(tmp_path, postgres_url) as services, other_node(postgres_url) as other:
+        boss = admin(services)
+        await opened_queue(services)
+        await asyncio.sleep(0.5)  # the worker is up and listening
+        with other.connect() as connection:
+            cut = connection.execute(
+                sa.text('SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :n'),
+                {'n': f'{services.jobs.node}-queue'[:63]},
+            ).scalar_one()
+        assert cut >= 1
+        job_id = await launch(services, boss, steps=1)
+        await services.jobs.wait_idle(timeout=20)
+        assert job_detail(services, boss, job_id)['status'] == 'completed'
 
 
 @asynccontextmanager

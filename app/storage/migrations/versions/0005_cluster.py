@@ -3,8 +3,9 @@
 - ``job.attempts``: how many times the job was started (a job whose worker died is started again).
 - ``job.engine_job_id``: the executor's own id for the run (procrastinate's job id; empty on SQLite).
 - PostgreSQL only: a trigger on job, subtask and job_file sends ``pg_notify('jobs_changes', ...)`` with the job
-  id, its owner, its category and the ``application_name`` of the writing process, so every instance can relay
-  changes made by the others into its own change feed (app.jobs.relay).
+  id, its owner, its category, the ``application_name`` of the writing process and the schema (NOTIFY channels are
+  shared by the whole database), so every instance can relay changes made by the others into its own change
+  feed (app.jobs.relay).
 
 Revision ID: 0005
 Revises: 0004
@@ -25,11 +26,11 @@ BEGIN
     IF TG_TABLE_NAME = 'job' THEN
         PERFORM pg_notify('{CHANNEL}', json_build_object(
             'kind', 'job', 'id', NEW.id, 'owner', NEW.run_by_id, 'category', NEW.category,
-            'origin', current_setting('application_name'))::text);
+            'origin', current_setting('application_name'), 'schema', current_schema())::text);
     ELSE
         PERFORM pg_notify('{CHANNEL}', json_build_object(
             'kind', 'detail', 'id', job.id, 'owner', job.run_by_id, 'category', job.category,
-            'origin', current_setting('application_name'))::text)
+            'origin', current_setting('application_name'), 'schema', current_schema())::text)
         FROM job WHERE job.id = NEW.job_id;
     END IF;
     RETURN NULL;
