@@ -38,7 +38,7 @@ class Executor(Protocol):
         """Start (on the running event loop); without ``run_jobs`` this process only records and schedules."""
 
     async def stop(self, grace: float) -> None:
-        """Stop taking jobs; running ones get ``grace`` seconds, then end Failed as Interrupted."""
+        """Stop taking jobs; running ones get ``grace`` seconds, then are cancelled (see ``hand_on``)."""
 
     def enqueue(self, connection: sa.Connection, job_id: int) -> int | None:
         """Called inside the transaction that records the job; returns the executor's id for the run."""
