@@ -63,6 +63,17 @@ def migrate(engine: sa.Engine) -> None:
             _install_queue_schema(connection)
 
 
+# Tables Alembic must neither create nor drop: procrastinate's queue (installed from its own schema file) and the
+# SQLite full-text index (virtual tables made by migration 0003).
+UNMANAGED_PREFIXES = ('procrastinate_', 'job_search')
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's filter for autogenerate: leave the tables of UNMANAGED_PREFIXES (and their indexes) alone."""
+    table = obj.table.name if type_ in ('index', 'column', 'unique_constraint', 'foreign_key_constraint') else name
+    return not (table or '').startswith(UNMANAGED_PREFIXES)
+
+
 def _install_queue_schema(connection: sa.Connection) -> None:
     """Create procrastinate's tables, types and functions unless they exist (they are kept out of Alembic)."""
     if sa.inspect(connection).has_table('procrastinate_jobs'):

@@ -5,9 +5,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlmodel import SQLModel
 
 from app.config import Settings
-from app.storage.db import create_engine, current_revision, migrate
+from app.storage.db import create_engine, current_revision, include_object, migrate
 from app.storage.users import create_user, list_users
 
 
@@ -179,4 +182,13 @@ def test_text_search_pages_agree_with_a_plain_filter_and_bound_their_count(
     rare = page('needle', 0)
     assert [row['id'] for row in rare.rows] == [8] and (rare.total, rare.total_is_exact) == (1, True)
     assert page('nothing', 0).rows == [] and page('nothing', 0).total == 0
+    engine.dispose()
+
+
+def test_the_models_match_the_migrations_and_autogenerate_leaves_the_job_queue_alone(database_url: str) -> None:
+    engine = create_engine(database_url)
+    migrate(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={'include_object': include_object})
+        assert compare_metadata(context, SQLModel.metadata) == []  # nothing to add, and nothing to drop
     engine.dispose()
