@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as playwright:
             chromium = launch_browser(playwright)
             try:
-                bench_sqlite(run, chromium, workdir)
+                if config.parts - {'cluster'}:  # the cluster part runs on PostgreSQL only
+                    bench_sqlite(run, chromium, workdir)
                 if config.postgres and config.parts & {'api', 'cluster'}:
                     bench_postgres(run, chromium, workdir)
                 else:
