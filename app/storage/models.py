@@ -112,7 +112,8 @@ class Job(SQLModel, table=True):
 
 
 class JobCount(SQLModel, table=True):
-    """Jobs per group, kept exact by database triggers (migration 0002) so totals need no full count."""
+    """Jobs per group, kept exact by database triggers (migrations 0002, 0006) so totals need no full count; a
+    group may have several rows (shards), and its count is their sum."""
 
     __tablename__ = 'job_count'
 
@@ -120,6 +121,7 @@ class JobCount(SQLModel, table=True):
     status: str = Field(primary_key=True, max_length=20)
     name: str = Field(primary_key=True, max_length=200)
     run_by_id: int = Field(primary_key=True)
+    shard: int = Field(default=0, primary_key=True, sa_type=sa.SmallInteger)  # spreads concurrent writers (0006)
     n: int = Field(sa_type=sa.BigInteger)
 
 

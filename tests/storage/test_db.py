@@ -18,7 +18,7 @@ def test_migrations_create_schema_and_keep_data_on_restart(database_url: str) ->
     engine = create_engine(database_url)
     assert current_revision(engine) is None
     migrate(engine)
-    assert current_revision(engine) == '0005'
+    assert current_revision(engine) == '0006'
     create_user(engine, username='kept', password='pw')
     migrate(engine)  # a second start upgrades in place and never recreates
     assert [user.username for user in list_users(engine)] == ['kept']
@@ -191,4 +191,39 @@ def test_the_models_match_the_migrations_and_autogenerate_leaves_the_job_queue_a
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={'include_object': include_object})
         assert compare_metadata(context, SQLModel.metadata) == []  # nothing to add, and nothing to drop
+    engine.dispose()
+
+
+def test_counts_kept_before_the_sharded_counts_survive_the_upgrade(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from app.storage import jobs as queries
+    from app.storage.db import MIGRATIONS_DIR
+    from app.storage.listing import JobFilter, list_jobs
+
+    engine = create_engine(database_url)
+    config = Config()
+    config.set_main_option('script_location', str(MIGRATIONS_DIR))
+    with engine.begin() as connection:  # a database last upgraded before migration 0006
+        config.attributes['connection'] = connection
+        command.upgrade(config, '0005')
+    boss = create_user(engine, username='boss', password='pw', is_admin=True)
+    assert boss.id is not None
+
+    def record(finish: bool) -> None:
+        row = queries.create_job(engine, job_type='t', name='Job A', category='general', description='d',
+                                 run_by_id=boss.id, run_at='/', params={})  # fmt: skip
+        if finish:
+            queries.finish_job(engine, job_id=row['id'])
+
+    record(finish=True)
+    record(finish=False)
+    migrate(engine)
+    record(finish=True)
+
+    def total(**filters: str) -> int:
+        return list_jobs(engine, viewer=boss, filters=JobFilter(**filters), limit=10).total  # type: ignore[arg-type]
+
+    assert (total(), total(status='completed'), total(status='in_progress')) == (3, 2, 1)
     engine.dispose()
