@@ -37,6 +37,7 @@ class ChangeRelay:
         self._flushing = False
         self._task: asyncio.Task[None] | None = None
         self._schema = ''
+        self._flushes: set[asyncio.Task[None]] = set()
         self.connected = asyncio.Event()
 
     def start(self) -> None:
@@ -86,9 +87,14 @@ class ChangeRelay:
             self._pending[job_id] = owner_id
             if not self._flushing:
                 self._flushing = True
-                asyncio.get_running_loop().call_later(BATCH_DELAY, lambda: asyncio.ensure_future(self._flush()))
+                asyncio.get_running_loop().call_later(BATCH_DELAY, self._start_flush)
         else:
             self._service.feed.publish(DetailChanged(job_id=job_id, owner_id=owner_id, category=change['category']))
+
+    def _start_flush(self) -> None:
+        task = asyncio.create_task(self._flush(), name='relay read-back')
+        self._flushes.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._flushes.discard)
 
     async def _flush(self) -> None:
         self._flushing = False
