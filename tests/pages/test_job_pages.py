@@ -7,6 +7,7 @@ import asyncio
 from nicegui import ui
 from nicegui.testing import User
 
+from app.jobs.events import Resync
 from app.services import Services
 from app.storage import jobs as queries
 from tests.pages.conftest import add_user, attach_file, log_in, make_job
@@ -128,3 +129,22 @@ def shown_attempts(user: User) -> str:
     """The text of the detail page's "Attempts" value."""
     [value] = user.find(marker='attempts').elements
     return ' '.join(label.text for label in value.descendants() if isinstance(label, ui.label))
+
+
+async def test_detail_page_reads_its_job_again_after_changes_may_have_been_missed(
+    user: User, services: Services
+) -> None:
+    ann = add_user(services, 'ann')
+    job_id = make_job(services, ann)
+    await log_in(user, 'ann', 'ann-password')
+    await user.open(f'/settings/maintenance/jobs/{job_id}')
+    assert shown_attempts(user) == '1'
+    queries.start_attempt(services.engine, job_id=job_id, attempt=2)  # changed while no notification came through
+    await asyncio.sleep(0.3)
+    assert shown_attempts(user) == '1'
+    services.feed.publish(Resync())  # the relay reconnected
+    for _ in range(30):
+        if shown_attempts(user) == '2':
+            break
+        await asyncio.sleep(0.05)
+    assert shown_attempts(user) == '2'
