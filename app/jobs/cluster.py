@@ -30,6 +30,7 @@ from procrastinate.worker import Worker
 
 from app.jobs.executors import HandedOn
 from app.storage import jobs as queries
+from app.storage.db import libpq_url
 from app.storage.models import Status
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class ClusterExecutor:
         self._concurrency = settings.worker_concurrency
         self.run_worker = True  # False in a web node that only serves pages (JOBS_WEB_WORKER=false)
         connector = PsycopgConnector(
-            conninfo=libpq_url(service.engine.url),
+            conninfo=libpq_url(service.engine.url, password=True),
             kwargs={'application_name': f'{service.node}-queue'[:63]},
             min_size=1,
             max_size=self._concurrency + 2,
@@ -303,8 +304,3 @@ _ORPHANS = sa.text(
     "SELECT id, run_by_id FROM job WHERE status = 'in_progress' AND NOT EXISTS ("
     "SELECT 1 FROM procrastinate_jobs q WHERE q.id = job.engine_job_id AND q.status IN ('todo', 'doing'))"
 )
-
-
-def libpq_url(url: sa.URL) -> str:
-    """The SQLAlchemy URL as libpq understands it (no ``+psycopg`` driver suffix)."""
-    return url.set(drivername='postgresql').render_as_string(hide_password=False)

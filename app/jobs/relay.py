@@ -17,6 +17,7 @@ import psycopg
 
 from app.jobs.events import DetailChanged, Resync
 from app.storage import jobs as queries
+from app.storage.db import libpq_url
 
 if TYPE_CHECKING:
     from app.jobs.service import JobService
@@ -29,10 +30,8 @@ log = logging.getLogger('app.jobs')
 
 class ChangeRelay:
     def __init__(self, service: JobService) -> None:
-        from app.jobs.cluster import libpq_url
-
         self._service = service
-        self._conninfo = libpq_url(service.engine.url)
+        self._conninfo = libpq_url(service.engine.url, password=True)
         self._pending: dict[int, int] = {}  # job id -> owner id
         self._flushing = False
         self._task: asyncio.Task[None] | None = None

@@ -107,6 +107,20 @@ def current_revision(engine: sa.Engine) -> str | None:
         return connection.execute(sa.text('SELECT version_num FROM alembic_version')).scalar()
 
 
+def libpq_url(url: sa.URL, *, password: bool = False) -> str:
+    """The SQLAlchemy URL as a libpq connection URI (no ``+psycopg`` driver name); the password only if asked for."""
+    plain = sa.URL.create(
+        'postgresql',
+        username=url.username,
+        password=url.password if password else None,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    )
+    return plain.render_as_string(hide_password=False)
+
+
 Bind = sa.Engine | sa.Connection
 
 

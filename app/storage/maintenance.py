@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, func, select
 
-from app.storage.db import session
+from app.storage.db import libpq_url, session
 from app.storage.jobs import job_row, visible_to
 from app.storage.models import Job, JobFile, Status, Subtask, User
 
@@ -65,14 +65,6 @@ def dump_postgres(engine: sa.Engine, pg_dump: str, target: Path) -> None:
             errors.seek(0)
             detail = errors.read().decode(errors='replace').strip()
             raise RuntimeError(f'pg_dump failed (exit code {returncode}): {detail}')
-
-
-def libpq_url(url: sa.URL) -> str:
-    """The SQLAlchemy URL as a libpq connection URI, without the driver name and without the password."""
-    plain = sa.URL.create(
-        'postgresql', username=url.username, host=url.host, port=url.port, database=url.database, query=url.query
-    )
-    return plain.render_as_string(hide_password=False)
 
 
 def search_path_schemas(url: sa.URL) -> list[str]:
