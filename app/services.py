@@ -20,6 +20,7 @@ from app.jobs.service import JobService
 from app.storage import users
 from app.storage.db import create_engine, migrate, refresh_statistics
 from app.storage.files import FileStore
+from app.threads import Threads
 
 log = logging.getLogger('app')
 
@@ -28,6 +29,7 @@ log = logging.getLogger('app')
 class Services:
     settings: Settings
     engine: sa.Engine
+    threads: Threads
     files: FileStore
     registry: Registry
     feed: ChangeFeed
@@ -77,6 +79,7 @@ class Services:
         if self.relay is not None:
             await self.relay.stop()
         await self.jobs.stop()
+        self.threads.stop()
         self.engine.dispose()
 
 
@@ -107,6 +110,7 @@ def build_services(settings: Settings) -> Services:
     services = Services(
         settings=settings,
         engine=engine,
+        threads=Threads(),
         files=files,
         registry=registry,
         feed=feed,
