@@ -8,12 +8,10 @@ import asyncio
 import os
 import signal
 import sys
-from pathlib import Path
 
 from pydantic import ValidationError
 
 from app.config import Settings
-from app.services import build_services
 from app.storage import users
 from app.storage.db import create_engine, current_revision, migrate
 
@@ -40,13 +38,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> None:
+    settings.prepare_data_dir()
+    # NiceGUI keeps its session store in ./.nicegui unless told before it is imported; ours is in the data dir.
+    os.environ.setdefault('NICEGUI_STORAGE_PATH', str(settings.resolved_data_dir / 'sessions'))
     from nicegui import ui
 
+    from app.services import build_services
     from app.web import create_app
 
     services = build_services(settings)
-    settings.prepare_data_dir()
-    _keep_sessions_in(settings.resolved_data_dir / 'sessions')
     create_app(services)
     ui.run(
         host=settings.host,
@@ -59,17 +59,6 @@ def serve(settings: Settings) -> None:
         reconnect_timeout=10,
         tailwind=False,  # see app/pages/utilities.css
     )
-
-
-def _keep_sessions_in(path: Path) -> None:
-    """NiceGUI keeps its session store in ./.nicegui by default; ours belongs in the data dir."""
-    if os.environ.get('NICEGUI_USER_SIMULATION'):
-        return  # NiceGUI's test harness brings its own temporary store
-    from nicegui import app
-    from nicegui.storage import Storage
-
-    Storage.path = path
-    app.storage = Storage()
 
 
 def run_worker(settings: Settings, *, concurrency: int | None) -> int:
@@ -91,6 +80,8 @@ def run_worker(settings: Settings, *, concurrency: int | None) -> int:
 
 
 async def _work(settings: Settings) -> None:
+    from app.services import build_services
+
     services = build_services(settings)
     services.start(web=False)
     stopping = asyncio.Event()
@@ -119,6 +110,8 @@ def upgrade_database(settings: Settings) -> int:
 
 
 def manage_users(settings: Settings, args: argparse.Namespace) -> int:
+    from app.services import build_services
+
     services = build_services(settings)
     services.prepare()
     engine = services.engine

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import Client, app, ui
+from starlette.responses import Response
 
 from app.pages import api, auth, imports, job_detail, job_list, login, system_tasks
+from app.pages.display import JOBS_PATH
+from app.pages.layout import not_found
 from app.pages.limits import UploadLimit
 from app.services import Services
+
+STYLES = Path(__file__).parent / 'pages' / 'styles.css'
 
 
 def create_app(services: Services) -> None:
@@ -25,19 +31,33 @@ def create_app(services: Services) -> None:
     job_detail.register(services)
     imports.register(services)
     system_tasks.register(services)
-    api.register(services)
+    api.register(app, services)
+    _answer_not_found(services)
 
     @ui.page('/')
     def index() -> RedirectResponse:
-        return RedirectResponse(job_list.JOBS_PATH)
+        return RedirectResponse(JOBS_PATH)
+
+
+def _answer_not_found(services: Services) -> None:
+    """Unknown URLs (and pages one may not see) get a page in the app's frame; the API gets JSON."""
+
+    @app.exception_handler(404)
+    async def page_not_found(request: Request, exception: Exception) -> Response:
+        user = getattr(request.state, 'user', None)
+        if request.url.path.startswith(auth.API_PREFIXES) or user is None:
+            return api.not_found()
+        with Client(ui.page(''), request=request) as client:
+            not_found(user, services)
+        return client.build_response(request, 404)
 
 
 def _add_shared_styles() -> None:
-    """Layout utilities for every page, in the head so the first paint already has them (once per process).
+    """The app's styles, in the head so the first paint already has them (once per process).
 
     They replace NiceGUI's in-browser Tailwind compiler (``tailwind=False`` in main.py), which rescanned the page
     on every DOM change and made each live grid update cost several times more in every open tab.
     """
-    style = f'<style>{(Path(__file__).parent / "pages" / "utilities.css").read_text()}</style>'
+    style = f'<style>{STYLES.read_text()}</style>'
     if style not in Client.shared_head_html:
         ui.add_head_html(style, shared=True)

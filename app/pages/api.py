@@ -1,124 +1,104 @@
-"""JSON API (``/api/jobs``) and file downloads (``/files/{id}``), under the same visibility rules as the pages."""
+"""JSON API (``/api/...``) and file downloads (``/files/{id}``), under the same visibility rules as the pages.
+
+Parameters are typed (FastAPI and pydantic validate them: a bad value is a 422 with a message, a malformed id a
+404, never a 500), and every route declares its answers, so ``GET /api/openapi.json`` describes the API.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
-from nicegui import app
+from starlette.requests import Request
 from starlette.responses import Response
 
-from app.pages.auth import current_user
-from app.pages.data import fetch
+from app.pages.api_models import ERRORS, ErrorOut, JobDetailOut, JobPageOut, ListQuery
+from app.pages.auth import CurrentUser
+from app.pages.params import parse_id
 from app.services import Services
 from app.storage import jobs as queries
 from app.storage import listing
 from app.storage.files import UnsafePath
-from app.storage.models import Category, Status
 
-NOT_FOUND = {'detail': 'Not found'}
-MAX_TEXT = 200
+API_TITLE = 'Job Management API'
 
 
-class InvalidQuery(ValueError):
-    pass
+def register(app: FastAPI, services: Services) -> None:
+    router = APIRouter()
 
-
-def register(services: Services) -> None:
-    @app.get('/api/jobs')
-    async def list_jobs(request: Request) -> Response:
-        viewer = await current_user(services)
-        if viewer is None:
-            return _unauthenticated()
-        try:
-            query = parse_list_query(dict(request.query_params))
-        except InvalidQuery as error:
-            return JSONResponse({'detail': str(error)}, status_code=422)
-        page = await fetch(listing.list_jobs, services.engine, viewer=viewer, **query)
+    @router.get('/api/jobs', response_model=JobPageOut, responses=ERRORS, tags=['jobs'])
+    async def list_jobs(user: CurrentUser, query: Annotated[ListQuery, Query()]) -> Response:
+        """One page of the jobs you may see, newest first unless ``sort`` says otherwise."""
+        page = await services.threads.run(
+            listing.list_jobs, services.engine, viewer=user, filters=query.job_filter(),
+            offset=query.offset, limit=query.limit, sort=query.sort,
+        )  # fmt: skip
         return JSONResponse({'total': page.total, 'rows': page.rows, 'total_is_exact': page.total_is_exact})
 
-    @app.get('/api/jobs/{job_id}')
-    async def get_job(job_id: str) -> Response:
-        viewer = await current_user(services)
-        if viewer is None:
-            return _unauthenticated()
-        if not job_id.isdigit():
-            return JSONResponse(NOT_FOUND, status_code=404)
-        detail = await fetch(queries.get_job, services.engine, viewer=viewer, job_id=int(job_id))
-        return JSONResponse(detail) if detail is not None else JSONResponse(NOT_FOUND, status_code=404)
+    @router.get('/api/jobs/{job_id}', response_model=JobDetailOut, responses=ERRORS, tags=['jobs'])
+    async def get_job(user: CurrentUser, job_id: str) -> Response:
+        """A job with its subtasks (in order) and files; 404 for a job that does not exist or you may not see."""
+        number = parse_id(job_id)
+        detail = None if number is None else await services.threads.run(
+            queries.get_job, services.engine, viewer=user, job_id=number
+        )  # fmt: skip
+        return JSONResponse(detail) if detail is not None else not_found()
 
-    @app.get('/files/{file_id}')
-    async def download(file_id: str) -> Response:
-        viewer = await current_user(services)
-        if viewer is None:
-            return _unauthenticated()
-        job_file = (
-            await fetch(queries.get_file, services.engine, viewer=viewer, file_id=int(file_id))
-            if file_id.isdigit()
-            else None
-        )
+    @router.get(
+        '/files/{file_id}',
+        response_class=FileResponse,
+        responses={**ERRORS, 200: {'description': 'The file as an attachment with its original name'}},
+        tags=['files'],
+    )
+    async def download(user: CurrentUser, file_id: str) -> Response:
+        """A job's input, output or error-report file; 404 for one you may not see."""
+        number = parse_id(file_id)
+        job_file = None if number is None else await services.threads.run(
+            queries.get_file, services.engine, viewer=user, file_id=number
+        )  # fmt: skip
         if job_file is None:
-            return JSONResponse(NOT_FOUND, status_code=404)
+            return not_found()
         try:
             path = services.files.path(job_file.relative_path)
         except UnsafePath:
-            return JSONResponse(NOT_FOUND, status_code=404)
+            return not_found()
         if not path.is_file():
-            return JSONResponse({'detail': 'The stored file is missing'}, status_code=410)
+            return error(410, 'The stored file is missing')
         return FileResponse(path, filename=job_file.filename, content_disposition_type='attachment')
 
+    @router.get('/api/openapi.json', include_in_schema=False)
+    async def openapi(_user: CurrentUser) -> JSONResponse:
+        return JSONResponse(describe(router))
 
-def parse_list_query(params: dict[str, str]) -> dict[str, Any]:
-    """Validate the list parameters; raises InvalidQuery with a message for the caller."""
-    offset, limit, sort = params.get('offset', '0'), params.get('limit', '100'), params.get('sort', '-started_at')
-    if not _is_int(offset) or int(offset) < 0:
-        raise InvalidQuery('offset must be a whole number of 0 or more')
-    if not _is_int(limit) or not 1 <= int(limit) <= listing.MAX_LIMIT:
-        raise InvalidQuery(f'limit must be a whole number from 1 to {listing.MAX_LIMIT}')
-    if sort.lstrip('-') not in listing.SORT_FIELDS:
-        raise InvalidQuery(f'sort must be one of: {", ".join(listing.SORT_FIELDS)} (prefix - for descending)')
-    return {'filters': parse_filter(params), 'offset': int(offset), 'limit': int(limit), 'sort': sort}
+    app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
 
 
-def parse_filter(params: dict[str, str]) -> listing.JobFilter:
-    """The filters of a list request: category, status, job, run_by, since, until, q."""
-    category, status = params.get('category') or None, params.get('status') or None
-    if category is not None and category not in {c.value for c in Category}:
-        raise InvalidQuery(f'category must be one of: {", ".join(c.value for c in Category)}')
-    if status is not None and status not in {s.value for s in Status}:
-        raise InvalidQuery(f'status must be one of: {", ".join(s.value for s in Status)}')
-    for name in ('job', 'run_by', 'q'):
-        if len(params.get(name, '')) > MAX_TEXT:
-            raise InvalidQuery(f'{name} must be at most {MAX_TEXT} characters')
-    return listing.JobFilter(
-        category=category,
-        status=status,
-        job=params.get('job') or None,
-        run_by=params.get('run_by') or None,
-        since=_parse_time('since', params.get('since')),
-        until=_parse_time('until', params.get('until'), end_of_day=True),
-        q=(params.get('q') or '').strip() or None,
-    )
+def describe(router: APIRouter) -> dict[str, Any]:
+    """The OpenAPI description of the ``/api/`` and ``/files/`` routes."""
+    return get_openapi(title=API_TITLE, version='1', routes=router.routes)
 
 
-def _parse_time(name: str, value: str | None, *, end_of_day: bool = False) -> datetime | None:
-    """An ISO date or datetime (UTC unless it has an offset); a bare ``until`` date includes that whole day."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace('Z', '+00:00'))
-    except ValueError:
-        raise InvalidQuery(f'{name} must be an ISO 8601 date or date and time, e.g. 2026-01-31') from None
-    if end_of_day and len(value) == 10:
-        parsed += timedelta(days=1)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def error(status: int, message: str) -> JSONResponse:
+    """An API error: ``{"error": message}`` (and ``detail``, where FastAPI clients look)."""
+    return JSONResponse(ErrorOut(error=message, detail=message).model_dump(), status_code=status)
 
 
-def _is_int(value: str) -> bool:
-    return value.lstrip('-').isdigit()
+def not_found() -> JSONResponse:
+    return error(404, 'Not found')
 
 
-def _unauthenticated() -> Response:
-    return JSONResponse({'detail': 'Not authenticated'}, status_code=401)
+async def _invalid_request(request: Request, exception: Exception) -> Response:
+    """A 422 whose message names the parameter and what is wrong with it, for API routes; pages keep FastAPI's."""
+    assert isinstance(exception, RequestValidationError)
+    if not request.url.path.startswith('/api/'):
+        from fastapi.exception_handlers import request_validation_exception_handler
+
+        return await request_validation_exception_handler(request, exception)
+    problem = exception.errors()[0]
+    name = str(problem['loc'][-1]) if problem.get('loc') else 'request'
+    message = str(problem.get('msg', 'is invalid')).removeprefix('Value error, ')
+    return error(422, f'{name}: {message}')

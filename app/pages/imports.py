@@ -5,12 +5,12 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from fastapi.responses import RedirectResponse
 from nicegui import events, ui
 
-from app.pages.auth import current_user
-from app.pages.data import fetch
-from app.pages.layout import IMPORTS_PATH, JOBS_PATH, frame
+from app.pages.auth import CurrentUser
+from app.pages.components import StatusIcon
+from app.pages.display import IMPORTS_PATH, job_path, status_text
+from app.pages.layout import frame
 from app.pages.live import LiveUpdates
 from app.services import Services
 from app.storage.contacts import count_contacts, recent_contacts
@@ -31,7 +31,6 @@ FAILED_JS = (
     '(info) => emit({status: info.xhr && info.xhr.status, name: info.files && info.files[0] && info.files[0].name})'
 )
 REJECTED_JS = '(entries) => emit(entries.map(e => ({reason: e.failedPropValidation, name: e.file && e.file.name})))'
-STATUS_TEXT = {Status.IN_PROGRESS: 'In Progress', Status.COMPLETED: 'Completed', Status.FAILED: 'Failed'}
 INSTRUCTIONS = """
 Upload a CSV file (UTF-8, comma-separated) whose first line names the columns:
 **name** (required), **email** (required, once per file), **phone** and **company** (optional).
@@ -43,15 +42,11 @@ imported. Choosing a file starts the import.
 
 def register(services: Services) -> None:
     @ui.page(IMPORTS_PATH)
-    async def imports_page() -> RedirectResponse | None:
-        user = await current_user(services)
-        if user is None:
-            return RedirectResponse(f'/login?redirect_to={IMPORTS_PATH}')
+    async def imports_page(user: CurrentUser) -> None:
         with frame('Contacts Import', user, services):
             view = ImportView(services, user)
         await view.contacts.refresh()
         LiveUpdates(services, user, view.show_changes)
-        return None
 
 
 class ImportView:
@@ -151,13 +146,11 @@ class JobStatus:
     def __init__(self, job_id: int, filename: str) -> None:
         with ui.card().classes('w-full max-w-xl gap-1') as self.card:
             with ui.row().classes('items-center gap-3 no-wrap w-full'):
-                ui.link(f'View job {job_id}', f'{JOBS_PATH}/{job_id}').mark(f'job-{job_id}')
+                ui.link(f'View job {job_id}', job_path(job_id)).mark(f'job-{job_id}')
                 ui.label(f'Import of {filename}').classes('text-grey-8 ellipsis')
             with ui.row().classes('items-center gap-2'):
-                self.spinner = ui.spinner(size='sm')
-                self.icon = ui.icon('check_circle', size='sm').props('aria-hidden=true')  # the label says it
-                self.icon.set_visibility(False)
-                self.status = ui.label(STATUS_TEXT[Status.IN_PROGRESS]).mark(f'job-{job_id}-status')
+                self.icon = StatusIcon(Status.IN_PROGRESS).props('aria-hidden=true')  # the label says it
+                self.status = ui.label(status_text(Status.IN_PROGRESS)).mark(f'job-{job_id}-status')
                 self.counts = ui.label().classes('text-caption text-grey-8')
             self.bar = ui.linear_progress(value=0, show_value=False).props('instant-feedback')
             self.error = ui.label().classes('text-negative')
@@ -165,11 +158,8 @@ class JobStatus:
     def show(self, row: dict[str, Any]) -> None:
         running = row['status'] == Status.IN_PROGRESS
         done, total = row['progress_done'], row['progress_total']
-        self.status.text = STATUS_TEXT.get(row['status'], row['status'])
-        self.spinner.set_visibility(running)
-        self.icon.set_visibility(not running)
-        failed = row['status'] == Status.FAILED
-        self.icon.name, self.icon.props['color'] = ('cancel', 'negative') if failed else ('check_circle', 'positive')
+        self.status.text = status_text(row['status'])
+        self.icon.set_status(row['status'])
         self.bar.set_visibility(running)
         self.bar.value = done / total if total else 0
         self.counts.text = f'{done:,} of {total:,}' if running and total else ''
@@ -192,9 +182,9 @@ class ContactList:
             self.table = ui.table(columns=columns, rows=[], row_key='email').props('flat dense').classes('w-full')
 
     async def refresh(self) -> None:
-        engine = self.services.engine
-        total = await fetch(count_contacts, engine)
-        recent = await fetch(recent_contacts, engine, limit=RECENT_CONTACTS)
+        engine, threads = self.services.engine, self.services.threads
+        total = await threads.run(count_contacts, engine)
+        recent = await threads.run(recent_contacts, engine, limit=RECENT_CONTACTS)
         self.total.text = f'{total:,} contact{"" if total == 1 else "s"}' + (
             f'; the {len(recent)} most recently imported or updated:' if recent else ''
         )

@@ -4,71 +4,52 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
-from app.pages.auth import current_user
-from app.pages.data import fetch
-from app.pages.job_list import grid_assets
-from app.pages.layout import JOBS_PATH, frame
+from app.pages.auth import CurrentUser
+from app.pages.components import JobGrid, LocalTime, StatusIcon
+from app.pages.display import JOBS_PATH, size_text, status_text
+from app.pages.layout import frame, not_found
 from app.pages.live import LiveUpdates
+from app.pages.params import parse_id
 from app.services import Services
 from app.storage import jobs as queries
-from app.storage.models import FileRole, Status
+from app.storage.models import FileRole, Status, User
 
-STATUS_TEXT: dict[str, str] = {
-    Status.IN_PROGRESS: 'In Progress',
-    Status.COMPLETED: 'Completed',
-    Status.FAILED: 'Failed',
-}
-STATUS_ICON: dict[str, str] = {
-    Status.IN_PROGRESS: 'autorenew',
-    Status.COMPLETED: 'check_circle',
-    Status.FAILED: 'cancel',
-}
-STATUS_CSS: dict[str, str] = {Status.IN_PROGRESS: 'running', Status.COMPLETED: 'completed', Status.FAILED: 'failed'}
 FILE_SECTIONS = (
     (FileRole.INPUT, 'Input Files'),
     (FileRole.OUTPUT, 'Output Files'),
     (FileRole.ERROR_REPORT, 'Error Reports'),
 )
-SUBTASK_COLUMNS = [
-    {'headerName': 'Task', 'field': 'name', 'flex': 1},
-    {'headerName': 'Status', 'field': 'status', ':cellRenderer': 'window.jobGrids.statusRenderer', 'width': 100},
-    {'headerName': 'Timestamp', 'field': 'updated_at', ':valueFormatter': 'p => window.jobGrids.formatTime(p.value)',
-     'flex': 1},
-    {'headerName': 'Message', 'field': 'message', 'flex': 2, 'wrapText': True, 'autoHeight': True},
-]  # fmt: skip
 
 
 def register(services: Services) -> None:
     @ui.page(JOBS_PATH + '/{job_id}')
-    async def job_detail(job_id: str) -> RedirectResponse | None:
-        user = await current_user(services)
-        if user is None:
-            return RedirectResponse(f'/login?redirect_to={JOBS_PATH}/{job_id}')
-        grid_assets()
-        detail = None
-        if job_id.isdigit():
-            detail = await fetch(queries.get_job, services.engine, viewer=user, job_id=int(job_id))
-        if detail is None:
-            ui.context.client.status_code = 404
-            with frame('Job not found', user, services):
-                ui.label('This job does not exist, or you may not see it.')
-                ui.link('Back to Job Management', JOBS_PATH)
-            return None
+    async def job_detail(job_id: str, user: CurrentUser) -> None:
+        number = parse_id(job_id)
+        detail = None if number is None else await read_job(services, user, number)
+        if number is None or detail is None:
+            not_found(user, services, heading='Job not found', what='job')
+            return
 
         with frame(f'Job {detail["id"]}', user, services):
-            ui.link('← Job Management', f'{JOBS_PATH}?tab={"imports" if detail["category"] == "import" else "general"}')
+            tab = 'imports' if detail['category'] == 'import' else 'general'
+            ui.link('← Job Management', f'{JOBS_PATH}?tab={tab}')
             view = DetailView(detail)
 
         async def refresh(_rows: dict[int, dict[str, Any]], _details: set[int]) -> None:
-            fresh = await fetch(queries.get_job, services.engine, viewer=user, job_id=int(job_id))
+            fresh = await read_job(services, user, number)
             if fresh is not None:
                 view.show(fresh)
 
-        LiveUpdates(services, user, refresh, job_id=int(job_id))
-        return None
+        LiveUpdates(services, user, refresh, job_id=number)
+
+
+async def read_job(services: Services, user: User, job_id: int) -> dict[str, Any] | None:
+    detail: dict[str, Any] | None = await services.threads.run(
+        queries.get_job, services.engine, viewer=user, job_id=job_id
+    )
+    return detail
 
 
 class DetailView:
@@ -81,29 +62,12 @@ class DetailView:
             self.error = ui.column().classes('w-full')
         self.files = ui.row().classes('w-full gap-4 items-stretch')
         ui.html('<h2 class="text-h6 q-my-none">Subtasks</h2>', sanitize=False)
-        self.subtasks = ui.aggrid(
-            {
-                'columnDefs': SUBTASK_COLUMNS,
-                'rowData': detail['subtasks'],
-                ':getRowId': 'p => String(p.data.name)',
-                ':getRowClass': 'p => p.data.status === "failed" ? "subtask-failed" : ""',
-                'domLayout': 'autoHeight',
-                'suppressCellFocus': True,
-                'overlayNoRowsTemplate': 'No subtasks have started yet',
-            },
-            auto_size_columns=False,
-        ).classes('w-full')
-        self.subtasks.mark('subtasks')
-        ui.add_css(
-            '.subtask-failed { background: #fdecea !important; }'
-            '.job-fields { display: grid; grid-template-columns: max-content 1fr; gap: 6px 24px; margin: 0; }'
-            '.job-fields dt { font-weight: 600; color: #555; } .job-fields dd { margin: 0; }'
-        )
+        self.subtasks = JobGrid.subtasks(detail['subtasks']).classes('w-full').mark('subtasks')
         self._render(detail)
 
     def show(self, detail: dict[str, Any]) -> None:
         if detail['subtasks'] != self.detail['subtasks']:
-            self.subtasks.run_grid_method('setGridOption', 'rowData', detail['subtasks'])
+            self.subtasks.set_rows(detail['subtasks'])
         self.detail = detail
         self._render(detail)
 
@@ -150,19 +114,16 @@ def _field(label: str, value: str | None = None) -> ui.element:
 
 
 def _time(label: str, value: str | None, *, empty: str = '') -> None:
-    """A timestamp shown in the browser's local time (converted by job_grid.js)."""
     with _field(label):
         if value:
-            ui.html(f'<time class="local-time" datetime="{value}">{value}</time>', sanitize=False)
+            LocalTime(value)
         else:
             ui.label(empty)
 
 
 def _status(status: str) -> None:
-    text = STATUS_TEXT.get(status, status)
-    ui.icon(STATUS_ICON.get(status, 'help')).classes(f'job-status job-status--{STATUS_CSS.get(status, "failed")}') \
-        .props(f'role=img aria-label="{text}" title="{text}"')  # fmt: skip
-    ui.label(text).classes('q-ml-xs')
+    StatusIcon(status)
+    ui.label(status_text(status)).classes('q-ml-xs')
 
 
 def _file_section(title: str, files: list[dict[str, Any]]) -> None:
@@ -174,16 +135,8 @@ def _file_section(title: str, files: list[dict[str, Any]]) -> None:
             with ui.row().classes('items-center no-wrap gap-2 w-full'):
                 ui.icon('description').classes('text-grey-7')
                 ui.label(file['filename']).classes('ellipsis')
-                ui.label(_size(file['size'])).classes('text-caption text-grey-7')
+                ui.label(size_text(file['size'])).classes('text-caption text-grey-8')
                 # A plain link styled as a button: the download works without a websocket round trip.
                 label = f'Download {file["filename"]}'
                 button = ui.button(icon='download').props('flat round dense role=button').tooltip(label)
                 button.props.update({'href': file['url'], 'download': file['filename'], 'aria-label': label})
-
-
-def _size(size: int) -> str:
-    for unit in ('bytes', 'KB', 'MB', 'GB'):
-        if size < 1024 or unit == 'GB':
-            return f'{size:,} {unit}' if unit == 'bytes' else f'{size:.1f} {unit}'
-        size /= 1024  # type: ignore[assignment]
-    return str(size)

@@ -15,8 +15,8 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from app.pages.auth import COMPLETE_LOGIN_PATH, current_user, safe_redirect
-from app.pages.data import fetch
+from app.pages.auth import COMPLETE_LOGIN_PATH, safe_redirect
+from app.pages.display import LOGIN_PATH
 from app.pages.throttle import LoginThrottle
 from app.services import Services
 from app.storage.users import authenticate, issue_login_ticket, redeem_login_ticket, start_session
@@ -28,9 +28,9 @@ log = logging.getLogger('app.auth')
 def register(services: Services) -> None:
     throttle = LoginThrottle()
 
-    @ui.page('/login')
+    @ui.page(LOGIN_PATH)
     async def login_page(request: Request, redirect_to: str | None = None) -> RedirectResponse | None:
-        if await current_user(services) is not None:
+        if request.state.user is not None:
             return RedirectResponse(safe_redirect(redirect_to))
         client_key = f'client:{request.client.host if request.client else "unknown"}'
 
@@ -41,7 +41,9 @@ def register(services: Services) -> None:
             if wait:
                 show_error(f'Too many failed attempts. Try again in {wait} seconds.')
                 return
-            user = await fetch(authenticate, services.engine, username=name, password=password.value or '')
+            user = await services.threads.run(
+                authenticate, services.engine, username=name, password=password.value or ''
+            )
             if user is None:
                 throttle.record_failure(*keys)
                 log.warning('failed login for %r from %s', name[:150], client_key)  # never the password
@@ -49,7 +51,7 @@ def register(services: Services) -> None:
                 return
             throttle.record_success(keys[0])
             assert user.id is not None
-            ticket = await fetch(issue_login_ticket, services.engine, user_id=user.id)
+            ticket = await services.threads.run(issue_login_ticket, services.engine, user_id=user.id)
             ui.navigate.to(f'{COMPLETE_LOGIN_PATH}?{urlencode({"ticket": ticket, "to": safe_redirect(redirect_to)})}')
 
         def show_error(message: str) -> None:
@@ -71,9 +73,9 @@ def register(services: Services) -> None:
 
     @app.get(COMPLETE_LOGIN_PATH, include_in_schema=False)
     async def complete_login(request: Request, ticket: str = '', to: str | None = None) -> RedirectResponse:
-        user_id = await fetch(redeem_login_ticket, services.engine, ticket)
+        user_id = await services.threads.run(redeem_login_ticket, services.engine, ticket)
         if user_id is None:  # used, expired or made up: log in again
-            return RedirectResponse(f'/login?{urlencode({"redirect_to": safe_redirect(to)})}', status_code=303)
+            return RedirectResponse(f'{LOGIN_PATH}?{urlencode({"redirect_to": safe_redirect(to)})}', status_code=303)
         request.session['id'] = str(uuid.uuid4())  # NiceGUI's browser id, re-signed into the cookie by this response
-        await fetch(start_session, services.engine, key=request.session['id'], user_id=user_id)
+        await services.threads.run(start_session, services.engine, key=request.session['id'], user_id=user_id)
         return RedirectResponse(safe_redirect(to), status_code=303)

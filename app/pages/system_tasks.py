@@ -8,17 +8,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi.responses import RedirectResponse
 from nicegui import ui
 
 from app.jobs.registry import JobType
 from app.jobs.service import AlreadyRunning
 from app.jobs.system_tasks import TASKS
-from app.pages.auth import current_user
-from app.pages.data import fetch
-from app.pages.job_detail import STATUS_CSS, STATUS_ICON, STATUS_TEXT
-from app.pages.job_list import grid_assets
-from app.pages.layout import JOBS_PATH, TASKS_PATH, frame
+from app.pages.auth import AdminUser, current_user
+from app.pages.components import LocalTime, StatusIcon
+from app.pages.display import TASKS_PATH, job_path
+from app.pages.layout import frame
 from app.pages.live import LiveUpdates
 from app.services import Services
 from app.storage import maintenance
@@ -31,19 +29,10 @@ DAY_NAMES = ('Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', '
 
 def register(services: Services) -> None:
     @ui.page(TASKS_PATH)
-    async def system_tasks_page() -> RedirectResponse | None:
-        user = await current_user(services)
-        if user is None:
-            return RedirectResponse(f'/login?redirect_to={TASKS_PATH}')
-        if not user.is_admin:  # answered exactly like a page that does not exist
-            ui.context.client.status_code = 404
-            with frame('Not found', user, services):
-                ui.label('This page does not exist, or you may not see it.')
-                ui.link('Back to Job Management', JOBS_PATH)
-            return None
-        grid_assets()  # status icon styles and <time class="local-time"> conversion
+    async def system_tasks_page(user: AdminUser) -> None:
         tasks = [services.registry.get(task.key) for task in TASKS]
-        latest = await fetch(maintenance.latest_jobs, services.engine, viewer=user, job_types=[t.key for t in tasks])
+        keys = [task.key for task in tasks]
+        latest = await services.threads.run(maintenance.latest_jobs, services.engine, viewer=user, job_types=keys)
 
         async def run_now(task: JobType) -> None:
             admin = await current_user(services)  # the role may have changed since the page was built
@@ -89,7 +78,6 @@ def register(services: Services) -> None:
         await show_state()
         LiveUpdates(services, user, on_flush)
         ui.timer(STATE_INTERVAL, show_state)
-        return None
 
 
 class TaskRow:
@@ -108,7 +96,8 @@ class TaskRow:
                 with _cell('Schedule'):
                     ui.label(describe_schedule(cron)).tooltip(f'cron: {cron}' if cron.strip() else 'No cron set')
                 with _cell('Next run'):
-                    self.next_run = ui.html('', sanitize=False)
+                    self.next_run = LocalTime(None)
+                    self.not_scheduled = ui.label('Not scheduled').classes('text-grey-7')
                 with _cell('Last run'):
                     self.last_run = ui.row().classes('items-center gap-x-2 gap-y-0')
                 self.button = ui.button('Run now', icon='play_arrow', on_click=lambda: run_now(task)).props('no-caps')
@@ -124,14 +113,9 @@ class TaskRow:
                 ui.label('Never').classes('text-grey-7')
                 return
             self._last_id = row['id']
-            text = STATUS_TEXT.get(row['status'], row['status'])
-            ui.icon(STATUS_ICON.get(row['status'], 'help')) \
-                .classes(f'job-status job-status--{STATUS_CSS.get(row["status"], "failed")}') \
-                .props(f'role=img aria-label="{text}" title="{text}"')  # fmt: skip
-            ui.link(f'Job {row["id"]}', f'{JOBS_PATH}/{row["id"]}').classes('whitespace-nowrap')
-            when = row['ended_at'] or row['started_at']
-            ui.html(f'<time class="local-time text-caption text-grey-8" datetime="{when}">{when}</time>',
-                    sanitize=False).classes('basis-full')  # fmt: skip
+            StatusIcon(row['status'])
+            ui.link(f'Job {row["id"]}', job_path(row['id'])).classes('whitespace-nowrap')
+            LocalTime(row['ended_at'] or row['started_at']).classes('text-caption text-grey-8 basis-full')
 
     def show_running(self, running: bool) -> None:
         if running == self._running:
@@ -145,11 +129,8 @@ class TaskRow:
         if when == self._next_run:
             return
         self._next_run = when
-        if when is None:
-            self.next_run.set_content('<span class="text-grey-7">Not scheduled</span>')
-        else:
-            iso = when.isoformat()
-            self.next_run.set_content(f'<time class="local-time" datetime="{iso}">{iso}</time>')
+        self.next_run.set_value(when.isoformat() if when is not None else None)
+        self.not_scheduled.set_visibility(when is None)
 
 
 def _cell(caption: str) -> ui.column:

@@ -67,7 +67,7 @@ class JobFilter:
             conditions.append(col(Job.started_at) < self.until)
         if self.q:
             text = _contains(self.q, dialect)
-            conditions.append(sa.or_(col(Job.id) == int(self.q), text) if self.q.isdigit() else text)
+            conditions.append(sa.or_(col(Job.id) == int(self.q), text) if _is_id(self.q) else text)
         return query.where(*conditions) if conditions else query
 
     @property
@@ -174,7 +174,12 @@ def _contains(text: str, dialect: str) -> Any:
 def _like(q: str) -> Any:
     """Description contains ``q`` (any case), or ``q`` is the job id: checked row by row, no index."""
     text = col(Job.description).ilike(f'%{_escape_like(q)}%', escape='\\')
-    return sa.or_(col(Job.id) == int(q), text) if q.isdigit() else text
+    return sa.or_(col(Job.id) == int(q), text) if _is_id(q) else text
+
+
+def _is_id(text: str) -> bool:
+    """Whether a search text could be a job id: ASCII digits within the id range (not "²", not 20 digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def _escape_like(text: str) -> str:

@@ -31,7 +31,7 @@ def test_admin_runs_each_task_and_sees_it_finish_live(page: Page, browser: Brows
             expect(line.get_by_role('img', name='Completed')).to_be_visible(timeout=15_000)
             expect(line).to_contain_text('admin')
         backup = watcher.locator('.ag-row').locator('visible=true').filter(has_text='Database Backup').first
-        backup.get_by_role('button', name='Job details').click()
+        backup.get_by_role('link', name='Job details').click()
         expect(watcher.get_by_text('Job Run At')).to_be_visible()
         expect(watcher.get_by_role('link', name='/settings/maintenance/tasks')).to_be_visible()
         expect(

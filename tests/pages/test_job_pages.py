@@ -148,3 +148,20 @@ async def test_detail_page_reads_its_job_again_after_changes_may_have_been_misse
             break
         await asyncio.sleep(0.05)
     assert shown_attempts(user) == '2'
+
+
+async def test_drawer_marks_the_current_page_and_the_title_names_it(user: User, services: Services) -> None:
+    job_id = make_job(services, add_user(services, 'ann'))
+    await log_in(user)
+    for path, current, title in [
+        ('/settings/maintenance/jobs', 'Job Management', 'Job Management'),
+        (f'/settings/maintenance/jobs/{job_id}', 'Job Management', f'Job {job_id} · Job Management'),
+        ('/settings/maintenance/tasks', 'System Tasks', 'System Tasks · Job Management'),
+        ('/imports', 'Imports', 'Contacts Import · Job Management'),
+    ]:
+        await user.open(path)
+        marked = [link for link in user.find(ui.link).elements if link.props.get('aria-current') == 'page']
+        texts = [' '.join(e.text for e in link.descendants() if isinstance(e, ui.label)) for link in marked]
+        assert texts == [current], path
+        response = await user.http_client.get(path)
+        assert f'<title>{title}</title>' in response.text

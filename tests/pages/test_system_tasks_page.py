@@ -86,7 +86,7 @@ async def test_non_admin_gets_not_found_and_no_drawer_entry(user: User, services
     await user.should_see('Log out')
     response = await user.http_client.get(TASKS_PATH)
     assert response.status_code == 404
-    assert 'Not found' in response.text
+    assert 'Page not found' in response.text
     assert 'Run now' not in response.text and 'Database Backup' not in response.text
     await user.open('/settings/maintenance/jobs')
     await user.should_see('Application Maintenance')

@@ -1,0 +1,7 @@
+"""UI elements with JavaScript of their own, loaded once by NiceGUI's component mechanism."""
+
+from app.pages.components.job_grid import JobGrid
+from app.pages.components.local_time import LocalTime
+from app.pages.components.status_icon import StatusIcon
+
+__all__ = ['JobGrid', 'LocalTime', 'StatusIcon']

@@ -1,0 +1,96 @@
+"""JobGrid: AG Grid with the job column types, and for job lists a server-paged grid updated by pushed rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+
+from app.pages.display import ROUTES, status_props
+
+JOB_COLUMNS: list[dict[str, Any]] = [
+    {'headerName': 'Status', 'field': 'status', 'type': 'jobStatus', 'width': 92},
+    {'headerName': 'Job ID', 'field': 'id', 'type': 'jobLink', 'width': 90},
+    {'headerName': 'Job', 'field': 'job', 'flex': 1, 'minWidth': 100},
+    {'headerName': 'Description', 'field': 'description', 'flex': 2, 'minWidth': 110, 'tooltipField': 'description'},
+    {'headerName': 'Start', 'field': 'started_at', 'type': 'time', 'sort': 'desc', 'flex': 1, 'minWidth': 166},
+    {'headerName': 'End', 'field': 'ended_at', 'type': 'endTime', 'flex': 1, 'minWidth': 166},
+    {'headerName': 'Failed', 'field': 'failed_at', 'type': 'time', 'flex': 1, 'minWidth': 166},
+    {'headerName': 'Run By', 'field': 'run_by', 'width': 96},
+    {'headerName': 'Actions', 'colId': 'actions', 'type': 'jobDetails', 'sortable': False, 'width': 84},
+]
+SUBTASK_COLUMNS: list[dict[str, Any]] = [
+    {'headerName': 'Task', 'field': 'name', 'flex': 1, 'minWidth': 140},
+    {'headerName': 'Status', 'field': 'status', 'type': 'subtaskStatus', 'width': 100},
+    {'headerName': 'Timestamp', 'field': 'updated_at', 'type': 'time', 'flex': 1, 'minWidth': 166},
+    {'headerName': 'Message', 'field': 'message', 'flex': 2, 'minWidth': 160, 'wrapText': True, 'autoHeight': True},
+]
+PAGE_SIZE = 100
+
+
+class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'}):
+    """A grid of jobs (``category`` given: rows fetched page by page from the list API with ``filters``) or of
+    subtasks (``rows``). Status looks and routes come from app.pages.display as props."""
+
+    def __init__(self, options: dict[str, Any], *, category: str | None = None, filters: dict[str, str] | None = None,
+                 on_clear_filters: Callable[[], Any] | None = None) -> None:  # fmt: skip
+        super().__init__(options, auto_size_columns=False)
+        self._props['category'] = category
+        self._props['filters'] = dict(filters or {})
+        self._props['statuses'] = status_props()
+        self._props['routes'] = ROUTES
+        self._props['empty-text'] = 'No jobs yet'
+        self._props['empty-filtered-text'] = 'No jobs match these filters'
+        if on_clear_filters is not None:
+            self.on('clear_filters', on_clear_filters)
+
+    @classmethod
+    def jobs(cls, category: str | None, filters: dict[str, str], *, on_clear_filters: Callable[[], Any]) -> JobGrid:
+        """A job list: newest first, sortable by every column (in SQL), loaded page by page."""
+        options = {
+            'columnDefs': JOB_COLUMNS,
+            'defaultColDef': {'sortable': True, 'resizable': True, 'sortingOrder': ['desc', 'asc']},
+            'rowModelType': 'infinite',
+            'cacheBlockSize': PAGE_SIZE,
+            'maxBlocksInCache': 20,
+            'suppressCellFocus': True,  # Tab goes from link to link in row order, as on any page
+            'suppressHeaderFocus': True,
+            'ensureDomOrder': True,
+            'suppressColumnVirtualisation': True,  # every header stays in the DOM for screen readers and tests
+            'rowHeight': 44,
+            'tooltipShowDelay': 400,
+            'suppressRowTransform': True,  # rows placed with `top`, not one compositor layer each: cheaper updates
+        }
+        return cls(options, category=category, filters=filters, on_clear_filters=on_clear_filters)
+
+    @classmethod
+    def subtasks(cls, rows: list[dict[str, Any]]) -> JobGrid:
+        """A job's subtasks, in order; a failed one is tinted."""
+        options = {
+            'columnDefs': SUBTASK_COLUMNS,
+            'rowData': rows,
+            'rowClassRules': {'subtask-failed': 'data.status === "failed"'},
+            'domLayout': 'autoHeight',
+            'suppressCellFocus': True,
+            'overlayNoRowsTemplate': 'No subtasks have started yet',
+        }
+        return cls(options)
+
+    def apply(self, rows: list[dict[str, Any]]) -> None:
+        """Show pushed job rows: loaded rows change in place, a new job reloads the cached pages."""
+        self.run_method('apply', rows)
+
+    def set_filters(self, filters: dict[str, str]) -> None:
+        """Fetch the list again from the top with new filters."""
+        self._props['filters'] = dict(filters)
+        self.run_method('set_filters', filters)
+
+    def resync(self) -> None:
+        """Fetch the cached pages again (changes may have been missed)."""
+        self.run_method('resync')
+
+    def set_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Replace the rows of a client-side grid (subtasks)."""
+        self.options['rowData'] = rows
+        self.update()

@@ -1,0 +1,17 @@
+"""LocalTime: a UTC timestamp that the browser shows in its own time zone."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+
+class LocalTime(ui.element, component='local_time.js'):
+    def __init__(self, value: str | None) -> None:
+        """``value``: an ISO 8601 time with its offset, or None (shows nothing)."""
+        super().__init__()
+        self._props['value'] = value or ''
+
+    def set_value(self, value: str | None) -> None:
+        if self._props['value'] != (value or ''):
+            self._props['value'] = value or ''
+            self.update()
