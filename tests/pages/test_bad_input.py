@@ -8,9 +8,9 @@ from nicegui.testing import User
 from app.services import Services
 from tests.pages.conftest import make_job, owner_ids
 
-BAD_IDS = ['²', '１', '٣', '1.0', '-1', '+1', ' 1', '1e3', '0x1', '9' * 19, str(2**63), '', '%00', 'null', 'NaN']
+BAD_IDS = ['²', '\uff11', '٣', '1.0', '-1', '+1', ' 1', '1e3', '0x1', '9' * 19, str(2**63), '', '%00', 'null', 'NaN']
 BAD_QUERIES = [
-    'offset=²', 'offset=１', 'offset=-1', 'offset=1e3', f'offset={2**63}', 'limit=0', 'limit=1001', 'limit=²',
+    'offset=²', 'offset=\uff11', 'offset=-1', 'offset=1e3', f'offset={2**63}', 'limit=0', 'limit=1001', 'limit=²',
     'sort=-', 'sort=--id', 'sort=id;drop', 'category=secret', 'status=²', 'since=²', 'since=2026-02-30',
     'until=yesterday', 'q=' + 'x' * 201, 'job=' + 'y' * 201,
 ]  # fmt: skip
@@ -20,7 +20,7 @@ HARMLESS_QUERIES = ['until=9999-12-31', 'since=0001-01-01T00:00:00%2B14:00', 'si
 
 @pytest.mark.parametrize('path', ['/api/jobs/{id}', '/files/{id}', '/settings/maintenance/jobs/{id}'])
 async def test_malformed_ids_are_not_found(people: dict[str, User], services: Services, path: str) -> None:
-    make_job(services, owner_ids(services)['admin'])  # job 1 exists: "１" must not read as 1
+    make_job(services, owner_ids(services)['admin'])  # job 1 exists: a full-width one must not read as 1
     client = people['admin'].http_client
     for bad in BAD_IDS:
         response = await client.get(path.format(id=bad))
