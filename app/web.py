@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from nicegui import Client, app, ui
 from starlette.responses import Response
@@ -31,7 +31,9 @@ def create_app(services: Services) -> None:
     job_detail.register(services)
     imports.register(services)
     system_tasks.register(services)
-    api.register(app, services)
+    router = APIRouter()  # every /api/ and /files/ route, described together at /api/openapi.json
+    api.add_routes(router, services)
+    api.mount(app, router)
     _answer_not_found(services)
 
     @ui.page('/')

@@ -26,8 +26,19 @@ from app.storage.files import UnsafePath
 API_TITLE = 'Job Management API'
 
 
-def register(app: FastAPI, services: Services) -> None:
-    router = APIRouter()
+def mount(app: FastAPI, router: APIRouter) -> None:
+    """Serve the API routes gathered on ``router``, with their OpenAPI description and the API's 422 answers."""
+
+    @router.get('/api/openapi.json', include_in_schema=False)
+    async def openapi(_user: CurrentUser) -> JSONResponse:
+        return JSONResponse(describe(router))
+
+    app.include_router(router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+
+
+def add_routes(router: APIRouter, services: Services) -> None:
+    """Job lists, job details and file downloads."""
 
     @router.get('/api/jobs', response_model=JobPageOut, responses=ERRORS, tags=['jobs'])
     async def list_jobs(user: CurrentUser, query: Annotated[ListQuery, Query()]) -> Response:
@@ -68,13 +79,6 @@ def register(app: FastAPI, services: Services) -> None:
         if not path.is_file():
             return error(410, 'The stored file is missing')
         return FileResponse(path, filename=job_file.filename, content_disposition_type='attachment')
-
-    @router.get('/api/openapi.json', include_in_schema=False)
-    async def openapi(_user: CurrentUser) -> JSONResponse:
-        return JSONResponse(describe(router))
-
-    app.include_router(router)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
 
 
 def describe(router: APIRouter) -> dict[str, Any]:
