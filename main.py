@@ -57,7 +57,8 @@ def serve(settings: Settings) -> None:
         show=False,
         favicon='🗂️',
         reconnect_timeout=10,
-        tailwind=False,  # see app/pages/utilities.css
+        tailwind=False,  # see app/web.py: _add_shared_styles
+        dark=None,  # follow the browser's preference; the header's theme button overrides it per browser
     )
 
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from nicegui import ui
 
 from app.pages.auth import log_out
+from app.pages.components import ThemeToggle
 from app.pages.display import IMPORTS_PATH, JOBS_PATH, LOGIN_PATH, TASKS_PATH
 from app.services import Services
 from app.storage.models import User
@@ -22,17 +23,18 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
     ui.page_title(title if title == APP_NAME else f'{title} · {APP_NAME}')
     request = ui.context.client.request
     current = request.url.path if request is not None else ''
-    with ui.left_drawer(bordered=True).classes('bg-grey-1 q-pa-none').props('width=250') as drawer:
+    with ui.left_drawer(bordered=True).classes('app-drawer q-pa-none').props('width=240 breakpoint=1300') as drawer:
         _navigation(user, current)
     with ui.header(elevated=True).classes('items-center justify-between q-px-md q-py-sm'):
         with ui.row().classes('items-center no-wrap gap-1'):
             ui.button(icon='menu', on_click=drawer.toggle).props('flat round dense color=white aria-label="Menu"')
             ui.label(APP_NAME).classes('text-subtitle1 text-weight-medium')
         with ui.row().classes('items-center no-wrap gap-2'):
+            ThemeToggle()
             ui.icon('account_circle')
             ui.label(user.username).mark('username').classes('text-body2')
             ui.button('Log out', on_click=lambda: _log_out(services)).props('flat dense color=white no-caps')
-    with ui.column().classes('w-full q-pa-md gap-3'):
+    with ui.column().classes('w-full gap-3'):
         ui.html(f'<h1 class="text-h5 q-my-none">{html.escape(title)}</h1>', sanitize=False)
         yield
 
@@ -63,11 +65,11 @@ def _navigation(user: User, current: str) -> None:
 
 
 def _link(text: str, target: str, icon: str, active: str) -> None:
-    link = ui.link(target=target).classes('no-underline text-grey-10 w-full drawer-link')
+    link = ui.link(target=target).classes('no-underline w-full drawer-link')
     if target == active:
         link.props('aria-current=page').classes('drawer-link--current')
     with link, ui.row().classes('items-center q-px-md q-py-sm gap-3 no-wrap hover-highlight w-full'):
-        ui.icon(icon, size='sm').classes('text-grey-7')
+        ui.icon(icon, size='sm').classes('drawer-icon')
         ui.label(text)
 
 

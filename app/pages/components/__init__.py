@@ -3,5 +3,7 @@
 from app.pages.components.job_grid import JobGrid
 from app.pages.components.local_time import LocalTime
 from app.pages.components.status_icon import StatusIcon
+from app.pages.components.theme_toggle import ThemeToggle
+from app.pages.components.zone_note import ZoneNote
 
-__all__ = ['JobGrid', 'LocalTime', 'StatusIcon']
+__all__ = ['JobGrid', 'LocalTime', 'StatusIcon', 'ThemeToggle', 'ZoneNote']

@@ -9,6 +9,11 @@ const REFRESH_INTERVAL_MS = 1000;
 let modulesRegistered = false;
 
 const isLink = (target) => target instanceof Element && target.closest("a[href]") !== null;
+const MIN_HEIGHT = 320;
+const BOTTOM_GAP = 16;
+const NARROW_WIDTHS = { status: 56, id: 64, started_at: 98, actions: 52 };
+const NARROW = window.matchMedia("(max-width: 600px)");
+const THEME = AgGrid.themeQuartz.withPart(AgGrid.colorSchemeVariable).withParams({ cellHorizontalPaddingScale: 0.7 });
 
 export default {
   template: `
@@ -28,6 +33,8 @@ export default {
     routes: Object,
     emptyText: String,
     emptyFilteredText: String,
+    narrowHidden: Array, // columns hidden on a phone-sized screen
+    fillViewport: Boolean, // grow to the bottom of the window, so the page itself never scrolls
   },
   data() {
     return { empty: false, currentFilters: { ...(this.filters || {}) } };
@@ -52,24 +59,64 @@ export default {
     this.themeObserver = new MutationObserver(updateTheme);
     this.themeObserver.observe(document.body, { attributes: true, attributeFilter: ["class"] });
     updateTheme();
+    this.onWidth = () => this.fitWidth();
+    NARROW.addEventListener("change", this.onWidth);
+    if (this.fillViewport) {
+      this.resizer = new ResizeObserver(() => this.fillHeight());
+      this.resizer.observe(document.body);
+      this.resizer.observe(this.$el);
+      window.addEventListener("resize", this.fillHeight);
+    }
   },
   unmounted() {
     this.api?.destroy();
     this.themeObserver.disconnect();
+    NARROW.removeEventListener("change", this.onWidth);
+    this.resizer?.disconnect();
+    window.removeEventListener("resize", this.fillHeight);
   },
   methods: {
     create() {
       const options = {
         ...this.options,
-        theme: AgGrid.themeQuartz.withPart(AgGrid.colorSchemeVariable),
-        columnTypes: columnTypes(this.statuses, this.routes),
+        theme: THEME,
+        columnTypes: columnTypes(this.statuses, this.routes, () => this.narrow),
         // Keys on a link in a cell belong to the link (Enter opens it, Tab moves on), not to the grid's navigation.
         defaultColDef: { ...this.options.defaultColDef, suppressKeyboardEvent: (params) => isLink(params.event.target) },
         getRowId: (params) => String(params.data.id ?? params.data.name),
       };
-      if (options.rowModelType === "infinite") options.datasource = this.datasource();
+      if (options.rowModelType === "infinite") {
+        options.datasource = this.datasource();
+        options.onSortChanged = () => this.$emit("sort", this.sortKey());
+      }
       this.api?.destroy();
       this.api = AgGrid.createGrid(this.$refs.grid, options);
+      this.fitWidth();
+    },
+    // One scrollbar: the grid ends at the bottom of the window and scrolls its rows itself.
+    fillHeight() {
+      const top = this.$el.getBoundingClientRect().top + window.scrollY;
+      if (!this.$el.offsetParent) return; // on a hidden tab
+      const height = `${Math.max(MIN_HEIGHT, window.innerHeight - top - BOTTOM_GAP)}px`;
+      if (this.$el.style.height !== height) this.$el.style.height = height;
+    },
+    // On a phone the less important columns step aside, so the status, id, job, start and details link fit.
+    fitWidth() {
+      if (!this.narrowHidden?.length) return;
+      this.wideWidths ??= Object.fromEntries(this.api.getColumnState().map((column) => [column.colId, column.width]));
+      this.narrow = NARROW.matches;
+      this.api.setColumnsVisible(this.narrowHidden, !this.narrow);
+      const widths = this.narrow ? NARROW_WIDTHS : this.wideWidths;
+      this.api.applyColumnState({
+        state: Object.entries(widths || {})
+          .filter(([colId]) => colId in NARROW_WIDTHS)
+          .map(([colId, width]) => ({ colId, width })),
+      });
+      this.api.refreshCells({ force: true });
+    },
+    sortKey() {
+      const sorted = this.api.getColumnState().find((column) => column.sort);
+      return sorted ? (sorted.sort === "desc" ? "-" : "") + sorted.colId : "";
     },
     // NiceGUI calls this after the element's props changed on the server (e.g. new row data of a subtask grid).
     update_grid() {

@@ -9,17 +9,22 @@ from nicegui import ui
 
 from app.pages.display import ROUTES, status_props
 
+# Times are as wide as "2026-11-30 14:21:27"; Job and Description share what is left, Job first. On a phone the
+# JavaScript narrows Status, Job ID and Start (short times) and hides NARROW_HIDDEN.
 JOB_COLUMNS: list[dict[str, Any]] = [
-    {'headerName': 'Status', 'field': 'status', 'type': 'jobStatus', 'width': 92},
-    {'headerName': 'Job ID', 'field': 'id', 'type': 'jobLink', 'width': 90},
-    {'headerName': 'Job', 'field': 'job', 'flex': 1, 'minWidth': 100},
-    {'headerName': 'Description', 'field': 'description', 'flex': 2, 'minWidth': 110, 'tooltipField': 'description'},
-    {'headerName': 'Start', 'field': 'started_at', 'type': 'time', 'sort': 'desc', 'flex': 1, 'minWidth': 166},
-    {'headerName': 'End', 'field': 'ended_at', 'type': 'endTime', 'flex': 1, 'minWidth': 166},
-    {'headerName': 'Failed', 'field': 'failed_at', 'type': 'time', 'flex': 1, 'minWidth': 166},
-    {'headerName': 'Run By', 'field': 'run_by', 'width': 96},
-    {'headerName': 'Actions', 'colId': 'actions', 'type': 'jobDetails', 'sortable': False, 'width': 84},
+    {'headerName': 'Status', 'field': 'status', 'type': 'jobStatus', 'width': 84},
+    {'headerName': 'Job ID', 'field': 'id', 'type': 'jobLink', 'width': 84},
+    {'headerName': 'Job', 'field': 'job', 'flex': 3, 'minWidth': 90, 'tooltipField': 'job'},
+    {'headerName': 'Description', 'field': 'description', 'flex': 4, 'minWidth': 130, 'tooltipField': 'description'},
+    {'headerName': 'Start', 'field': 'started_at', 'type': 'time', 'width': 150},
+    {'headerName': 'End', 'field': 'ended_at', 'type': 'endTime', 'width': 150},
+    {'headerName': 'Failed', 'field': 'failed_at', 'type': 'time', 'width': 150},
+    {'headerName': 'Run By', 'field': 'run_by', 'width': 96, 'tooltipField': 'run_by'},
+    {'headerName': 'Actions', 'colId': 'actions', 'type': 'jobDetails', 'sortable': False, 'width': 76},
 ]
+NARROW_HIDDEN = ['description', 'ended_at', 'failed_at', 'run_by']  # on a phone: status, id, job, start, details
+DEFAULT_SORT = '-started_at'
+SORTABLE = {column['field'] for column in JOB_COLUMNS if 'field' in column}
 SUBTASK_COLUMNS: list[dict[str, Any]] = [
     {'headerName': 'Task', 'field': 'name', 'flex': 1, 'minWidth': 140},
     {'headerName': 'Status', 'field': 'status', 'type': 'subtaskStatus', 'width': 100},
@@ -46,10 +51,15 @@ class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'})
             self.on('clear_filters', on_clear_filters)
 
     @classmethod
-    def jobs(cls, category: str | None, filters: dict[str, str], *, on_clear_filters: Callable[[], Any]) -> JobGrid:
-        """A job list: newest first, sortable by every column (in SQL), loaded page by page."""
+    def jobs(cls, category: str | None, filters: dict[str, str], *, sort: str = DEFAULT_SORT,
+             on_clear_filters: Callable[[], Any], on_sort: Callable[[str], Any]) -> JobGrid:  # fmt: skip
+        """A job list sorted by ``sort`` (newest first by default; any column, in SQL), loaded page by page."""
+        if sort.removeprefix('-') not in SORTABLE:
+            sort = DEFAULT_SORT
+        field, direction = sort.removeprefix('-'), 'desc' if sort.startswith('-') else 'asc'
+        columns = [{**column, 'sort': direction} if column.get('field') == field else column for column in JOB_COLUMNS]
         options = {
-            'columnDefs': JOB_COLUMNS,
+            'columnDefs': columns,
             'defaultColDef': {'sortable': True, 'resizable': True, 'sortingOrder': ['desc', 'asc']},
             'rowModelType': 'infinite',
             'cacheBlockSize': PAGE_SIZE,
@@ -62,7 +72,11 @@ class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'})
             'tooltipShowDelay': 400,
             'suppressRowTransform': True,  # rows placed with `top`, not one compositor layer each: cheaper updates
         }
-        return cls(options, category=category, filters=filters, on_clear_filters=on_clear_filters)
+        grid = cls(options, category=category, filters=filters, on_clear_filters=on_clear_filters)
+        grid._props['narrow-hidden'] = NARROW_HIDDEN
+        grid._props['fill-viewport'] = True
+        grid.on('sort', lambda event: on_sort(event.args or DEFAULT_SORT))
+        return grid
 
     @classmethod
     def subtasks(cls, rows: list[dict[str, Any]]) -> JobGrid:

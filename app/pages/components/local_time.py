@@ -1,4 +1,4 @@
-"""LocalTime: a UTC timestamp that the browser shows in its own time zone."""
+"""LocalTime: a UTC timestamp that the browser shows in its own time zone, labelled with the zone."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from nicegui import ui
 
 
 class LocalTime(ui.element, component='local_time.js'):
-    def __init__(self, value: str | None) -> None:
-        """``value``: an ISO 8601 time with its offset, or None (shows nothing)."""
+    def __init__(self, value: str | None, *, relative: bool = False) -> None:
+        """``value``: an ISO 8601 time with its offset, or None (shows nothing); ``relative`` adds "5 minutes ago"."""
         super().__init__()
         self._props['value'] = value or ''
+        self._props['relative'] = relative
 
     def set_value(self, value: str | None) -> None:
         if self._props['value'] != (value or ''):

@@ -4,11 +4,50 @@
 const pad = (number) => String(number).padStart(2, "0");
 
 // Local time as YYYY-MM-DD HH:MM:SS: compact, unambiguous in every locale, and it sorts as it reads.
-export function formatTime(value) {
+// `compact` (phones): MM-DD HH:MM.
+export function formatTime(value, compact = false) {
   if (!value) return "";
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  const day = `${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  if (compact) return `${day} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${d.getFullYear()}-${day} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+// The browser's time zone as people write it ("CET", or "GMT+5:30" where there is no common abbreviation).
+export function zoneName(value) {
+  const date = value ? new Date(value) : new Date();
+  const part = new Intl.DateTimeFormat(undefined, { timeZoneName: "short" })
+    .formatToParts(date)
+    .find((p) => p.type === "timeZoneName");
+  return part ? part.value : "UTC";
+}
+
+// The full UTC time, for tooltips: what the server stored, unambiguous anywhere.
+export function utcTime(value) {
+  if (!value) return "";
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? String(value) : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+}
+
+const UNITS = [
+  ["year", 365 * 24 * 3600],
+  ["month", 30 * 24 * 3600],
+  ["day", 24 * 3600],
+  ["hour", 3600],
+  ["minute", 60],
+  ["second", 1],
+];
+
+// "5 minutes ago", "in 3 hours": how far a time is from now, in the browser's language.
+export function relativeTime(value, now = Date.now()) {
+  if (!value) return "";
+  const seconds = (new Date(value).getTime() - now) / 1000;
+  const format = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+  for (const [unit, size] of UNITS) {
+    if (Math.abs(seconds) >= size || unit === "second") return format.format(Math.round(seconds / size), unit);
+  }
+  return "";
 }
 
 // The icon of a status, named by its text for screen readers (role img + aria-label) and for the mouse (title).
@@ -33,8 +72,9 @@ function link(href, label) {
   return anchor;
 }
 
-// AG Grid column types; the Python column definitions name them (`type: "jobStatus"` ...).
-export function columnTypes(statuses, routes) {
+// AG Grid column types; the Python column definitions name them (`type: "jobStatus"` ...). `compact()` says
+// whether times should be short (a phone-sized screen).
+export function columnTypes(statuses, routes, compact = () => false) {
   const detailOf = (data) => `${routes.jobs}/${data.id}`;
   return {
     jobStatus: {
@@ -76,12 +116,16 @@ export function columnTypes(statuses, routes) {
         return anchor;
       },
     },
-    time: { valueFormatter: (params) => formatTime(params.value) },
+    time: {
+      valueFormatter: (params) => formatTime(params.value, compact()),
+      tooltipValueGetter: (params) => utcTime(params.value),
+    },
     endTime: {
       valueFormatter: (params) => {
         if (!params.data) return "";
-        return params.data.status === "in_progress" ? "Still in progress" : formatTime(params.value);
+        return params.data.status === "in_progress" ? "Still in progress" : formatTime(params.value, compact());
       },
+      tooltipValueGetter: (params) => utcTime(params.value),
     },
     subtaskStatus: {
       cellRenderer: (params) => (params.data ? statusIcon(lookOf(statuses, params.value)) : ""),
