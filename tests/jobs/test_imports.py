@@ -15,11 +15,11 @@ import pytest
 from app.jobs import imports
 from app.services import Services, build_services
 from app.storage import jobs as queries
-from app.storage.contacts import count_contacts, find_contact, upsert_contacts
+from app.storage.contacts import count_contacts, upsert_contacts
 from app.storage.jobs import NewFile
 from app.storage.models import FileRole, User
 from app.storage.users import list_users
-from tests.conftest import ADMIN, make_settings
+from tests.conftest import ADMIN, find_contact, make_settings
 
 DATA = Path(__file__).parents[1] / 'data'
 ERROR_HEADER = 'line,column,value,error\r\n'
