@@ -111,4 +111,3 @@ def recent_contacts(engine: sa.Engine, *, limit: int = 10) -> list[Contact]:
     with session(engine) as db:
         query = select(Contact).order_by(col(Contact.updated_at).desc(), col(Contact.id).desc()).limit(limit)
         return list(db.exec(query))
-
