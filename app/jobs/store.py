@@ -43,6 +43,8 @@ class JobRef:
 
 
 class JobStore:
+    """Reads and writes of jobs, subtasks and job files; each write published once committed."""
+
     def __init__(self, *, engine: sa.Engine, feed: ChangeFeed, threads: Threads) -> None:
         self.engine = engine
         self._feed = feed
