@@ -36,6 +36,7 @@ class SubtaskHandle:
         self.message = ''
 
     def fail(self, message: str) -> None:
+        """End this step Failed with ``message``; the job goes on."""
         self.failure = message
 
 

@@ -140,6 +140,7 @@ def start_subtask(bind: Bind, *, job_id: int, name: str) -> int:
 
 
 def finish_subtask(bind: Bind, *, subtask_id: int, status: Status, message: str = '') -> None:
+    """End a subtask with ``status`` and ``message``."""
     with transaction(bind) as connection:
         connection.execute(
             _UPDATE_SUBTASK, {'subtask_id': subtask_id, 'status': status, 'message': message, 'updated_at': utcnow()}
@@ -147,6 +148,7 @@ def finish_subtask(bind: Bind, *, subtask_id: int, status: Status, message: str 
 
 
 def set_progress(bind: Bind, *, job_id: int, done: int, total: int) -> dict[str, Any]:
+    """Record how far a job got; returns its row."""
     with transaction(bind) as connection:
         job = connection.execute(_UPDATE_JOB, {'job_id': job_id, 'progress_done': done, 'progress_total': total}).one()
         return job_row(job)
@@ -288,6 +290,7 @@ def get_file(engine: sa.Engine, *, viewer: User, file_id: int) -> JobFile | None
 
 
 def job_files(engine: sa.Engine, *, job_id: int, role: str | None = None) -> list[JobFile]:
+    """A job's files (of one ``role`` if given), oldest first."""
     with session(engine) as db:
         query = select(JobFile).where(JobFile.job_id == job_id)
         if role is not None:
