@@ -65,7 +65,7 @@ class ClusterExecutor:
         self.app = App(connector=connector)
         # Deferring on a connection of ours needs the synchronous connector; this app never opens a pool of its own.
         self._deferrer = App(connector=SyncPsycopgConnector())
-        # A job cancelled by its node stopping raises HandedOn (see hand_on): procrastinate queues it again at once.
+        # A job cancelled by its node stopping raises HandedOn (see _hand_on): procrastinate queues it again at once.
         hand_on = RetryStrategy(max_attempts=self._max_attempts - 1, retry_exceptions={HandedOn})
         retry = hand_on if self._max_attempts > 1 else False  # (max_attempts=0 would mean "no limit")
         self.app.task(name=RUN_TASK, queue=QUEUE, pass_context=True, retry=retry)(self._run)
