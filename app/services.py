@@ -1,4 +1,9 @@
-"""The one wiring point: builds every service from the settings and starts/stops them with the app."""
+"""The one wiring point: builds every service from the settings and starts/stops them with the app.
+
+The job runtime is put together here and nowhere else: the job store (reads, group-commit writes, the change
+feed), the runner that runs a recorded job, and the executor, which is handed the runner's ``run`` callable and
+never sees the service. Blocking work of the runtime runs in ``Services.threads``, the one pool.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,12 @@ import sqlalchemy as sa
 
 from app.config import Settings
 from app.jobs.events import ChangeFeed
-from app.jobs.executors import LocalExecutor
+from app.jobs.executors import Executor, LocalExecutor
 from app.jobs.registry import Registry
 from app.jobs.relay import ChangeRelay
+from app.jobs.runner import JobRunner
 from app.jobs.service import JobService
+from app.jobs.store import JobStore
 from app.storage import users
 from app.storage.db import create_engine, migrate, refresh_statistics
 from app.storage.files import FileStore
@@ -33,6 +40,7 @@ class Services:
     files: FileStore
     registry: Registry
     feed: ChangeFeed
+    store: JobStore
     jobs: JobService
     system_user_id: int = 0
     schedules: dict[str, str] = field(default_factory=dict)
@@ -55,10 +63,11 @@ class Services:
         executor = self.jobs.executor
         if isinstance(executor, LocalExecutor):
             # Sorted lists rely on the planner choosing the matching index; keep its picture of the data current.
-            executor.scheduler.add_job(refresh_statistics, 'interval', args=[self.engine], hours=1, id='statistics')
+            args = [refresh_statistics, self.engine]
+            executor.scheduler.add_job(self.threads.run, 'interval', args=args, hours=1, id='statistics')
         self.jobs.start(run_jobs=self.settings.web_worker or not web)
         if web and self.engine.dialect.name == 'postgresql':
-            self.relay = ChangeRelay(self.jobs)
+            self.relay = ChangeRelay(store=self.store, node=self.jobs.node)
             self.relay.start()
 
     def prepare(self) -> None:
@@ -76,9 +85,11 @@ class Services:
             print(f'Created admin user "{username}" with password: {generated}  (shown only once)', flush=True)
 
     async def stop(self) -> None:
+        """Stop relaying, give running jobs their grace, commit the last job writes, then close the pool."""
         if self.relay is not None:
             await self.relay.stop()
         await self.jobs.stop()
+        self.store.stop()
         self.threads.stop()
         self.engine.dispose()
 
@@ -101,24 +112,32 @@ def build_services(settings: Settings) -> Services:
     # On PostgreSQL the storage directory may be shared by several nodes: each keeps its temp files apart.
     files = FileStore(settings.resolved_storage_dir, node=node if engine.dialect.name != 'sqlite' else None)
     registry = Registry()
-    feed = ChangeFeed()
     registry.register(CONTACTS_IMPORT)
     for task in system_tasks.TASKS:
         registry.register(task)
     for module_name in filter(None, (name.strip() for name in settings.extra_job_types.split(','))):
         importlib.import_module(module_name).register(registry)
-    services = Services(
-        settings=settings,
-        engine=engine,
-        threads=Threads(),
-        files=files,
-        registry=registry,
-        feed=feed,
-        jobs=JobService(settings=settings, engine=engine, files=files, registry=registry, feed=feed, node=node),
+    threads, feed = Threads(), ChangeFeed()
+    store = JobStore(engine=engine, feed=feed, threads=threads)
+    runner = JobRunner(store=store, files=files, settings=settings, threads=threads, registry=registry)
+    executor = _executor(settings, store, node, runner)
+    jobs = JobService(
+        store=store, registry=registry, executor=executor, node=node, shutdown_grace=settings.shutdown_grace_seconds
     )
+    services = Services(settings=settings, engine=engine, threads=threads, files=files, registry=registry, feed=feed,
+                        store=store, jobs=jobs)  # fmt: skip
     services.schedules = {
         system_tasks.DATABASE_BACKUP.key: settings.backup_cron,
         system_tasks.PURGE_OLD_JOBS.key: settings.purge_cron,
         system_tasks.STORAGE_INTEGRITY_CHECK.key: settings.integrity_cron,
     }
     return services
+
+
+def _executor(settings: Settings, store: JobStore, node: str, runner: JobRunner) -> Executor:
+    """SQLite runs jobs in this process; PostgreSQL hands them to procrastinate workers on any node."""
+    if store.engine.dialect.name == 'postgresql':
+        from app.jobs.cluster import ClusterExecutor
+
+        return ClusterExecutor(run=runner.run, store=store, settings=settings, node=node)
+    return LocalExecutor(run=runner.run, store=store)

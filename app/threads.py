@@ -1,7 +1,9 @@
 """The one way off the event loop: a thread pool for blocking work (queries, file I/O, CSV parsing).
 
-Pages, the job runtime and the cluster code all use the pool the wiring point builds (``Services.threads``);
-only the group-commit writer (``app.jobs.writer``) keeps a thread of its own. Unlike NiceGUI's ``run.io_bound``,
+The wiring point builds it once (``Services.threads``). The job runtime uses nothing else: the job store's reads
+(``app.jobs.store``), ``JobContext.run_blocking``/``start_blocking`` (imports, backups, reports), file deletes, the
+cluster executor's database calls and the hourly statistics refresh; pages are to use it too (``threads.run``).
+Only the group-commit writer (``app.jobs.writer``) keeps a thread of its own. Unlike NiceGUI's ``run.io_bound``,
 this pool keeps working while the app shuts down: running jobs still record how they ended.
 """
 

@@ -69,25 +69,19 @@ def _register_routes() -> None:
         """Mark the given jobs Completed, so each later change has a known status to flip to."""
         services, _user, body = await context(request)
         for job_id in body['ids']:
-            row = await services.jobs.db(queries.finish_job, job_id=job_id, error=None)
-            owner = await services.jobs.db(queries.job_owner, job_id=job_id)
-            services.jobs.publish_row(row, owner or 0)
+            await services.store.finish_job(job_id)
         return {'count': len(body['ids'])}
 
     @app.post('/_bench/push/run')
     async def push_run(request: Request) -> dict[str, Any]:
         """Flip the jobs' status at ``rate`` changes per second for ``seconds``; returns each change's commit time.
 
-        Each change is committed (in the job runtime's database threads, as job changes are), its time taken right
-        after the commit, then published on the change feed like any job change.
+        Each change is committed and published by the job store, as job changes are (its group-commit writer, then
+        the change feed); its time is taken once the store hands it back, so it includes the hop back to the loop.
         """
         services, _user, body = await context(request)
         ids: list[int] = body['ids']
         rate, seconds = float(body['rate']), float(body['seconds'])
-        owners: dict[int, int] = {}
-        for job_id in ids:
-            owner = await services.jobs.db(queries.job_owner, job_id=job_id)
-            owners[job_id] = owner or 0
         flips = dict.fromkeys(ids, 0)
         commits: list[tuple[int, str, float]] = []
         loop = asyncio.get_running_loop()
@@ -97,9 +91,8 @@ def _register_routes() -> None:
             job_id = ids[number % len(ids)]
             flips[job_id] += 1
             error = 'bench: flipped to Failed' if flips[job_id] % 2 else None
-            row, committed = await services.jobs.db(_change, job_id=job_id, error=error)
-            services.jobs.publish_row(row, owners[job_id])
-            commits.append((job_id, row['status'], committed))
+            row = await services.store.finish_job(job_id, error=error)
+            commits.append((job_id, row['status'], time.time()))
         return {'commits': commits, 'seconds': loop.time() - start}
 
     @app.post('/_bench/throughput')
@@ -126,7 +119,7 @@ def _register_routes() -> None:
         ended = time.time()
         completed = 0
         for job_id in ids[-50:]:  # a sample: every job's end went through the same code path
-            detail = await services.jobs.db(queries.get_job, viewer=user, job_id=job_id)
+            detail = await services.store.read(queries.get_job, viewer=user, job_id=job_id)
             completed += bool(detail and detail['status'] == Status.COMPLETED and len(detail['subtasks']) == 2)
         return {
             'first_id': ids[0], 'last_id': ids[-1], 'started': started, 'launched': launched, 'ended': ended,
@@ -153,8 +146,8 @@ def _register_routes() -> None:
         services, user, body = await context(request)
         assert user.id is not None
         temp = services.files.temp_path()
-        await services.jobs.db(lambda _engine: shutil.copyfile(Path(body['path']), temp))
-        stored = await services.jobs.db(lambda _engine: services.files.adopt(temp))
+        await services.threads.run(shutil.copyfile, Path(body['path']), temp)
+        stored = await services.threads.run(services.files.adopt, temp)
         launched = time.time()
         job_id = await services.jobs.launch(
             'contacts_import',
@@ -171,15 +164,8 @@ def _register_routes() -> None:
         services, user, body = await context(request)
         deadline = time.monotonic() + float(body.get('timeout', 1800))
         while time.monotonic() < deadline:
-            detail = await services.jobs.db(queries.get_job, viewer=user, job_id=int(body['id']))
+            detail = await services.store.read(queries.get_job, viewer=user, job_id=int(body['id']))
             if detail is not None and detail['status'] != Status.IN_PROGRESS:
                 return detail
             await asyncio.sleep(0.1)
         raise TimeoutError(f'job {body["id"]} still running')
-
-
-def _change(engine: Any, *, job_id: int, error: str | None) -> tuple[dict[str, Any], float]:
-    from app.storage import jobs as queries
-
-    row = queries.finish_job(engine, job_id=job_id, error=error)
-    return row, time.time()

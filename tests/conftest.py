@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import select
 
 from app.config import Settings
 from app.services import Services, build_services
+from app.storage.db import session
+from app.storage.models import Contact
 
 POSTGRES_URL = os.environ.get('JOBS_TEST_POSTGRES_URL', 'postgresql+psycopg://postgres@127.0.0.1:5432/test')
 ADMIN = ('admin', 'admin-password-1')
@@ -117,3 +120,9 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     migrate(created)
     yield created
     created.dispose()
+
+
+def find_contact(engine: sa.Engine, *, email: str) -> Contact | None:
+    """The contact with this (lower-case) e-mail, if any: how tests look at what an import wrote."""
+    with session(engine) as db:
+        return db.exec(select(Contact).where(Contact.email == email)).first()

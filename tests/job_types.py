@@ -113,8 +113,5 @@ def _register_test_routes() -> None:
     async def fail(job_id: int) -> dict[str, int]:
         """Mark a finished job failed and publish it, as a status change the grid must show in place."""
         services: Services = app.state.services
-        row = queries.finish_job(services.engine, job_id=job_id, error='failed on purpose')
-        owner = queries.job_owner(services.engine, job_id)
-        assert owner is not None
-        services.jobs.publish_row(row, owner)
+        await services.store.finish_job(job_id, error='failed on purpose')
         return {'id': job_id}

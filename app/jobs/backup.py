@@ -49,8 +49,10 @@ async def run_backup(ctx: JobContext) -> None:
             step.message = f'Reopened the backup: {quantity(jobs, "job")}'
             restored.unlink()
         async with ctx.subtask('Store backup') as step:
+            size = compressed.stat().st_size
             await ctx.add_output(filename, compressed)
             step.message = filename
+            ctx.log(f'Backup stored as {filename} ({describe_size(size)})')
     finally:
         for path in (snapshot, compressed, restored):
             path.unlink(missing_ok=True)

@@ -3,38 +3,40 @@
 - A launch inserts the job row and procrastinate's queue entry in one transaction (``enqueue``), so a job is
   never recorded without being queued, nor queued without a row.
 - Every process that runs a worker (``serve`` embeds one, ``worker`` runs one alone) claims jobs with
-  ``SELECT ... FOR UPDATE SKIP LOCKED`` and runs them through ``JobService.run_recorded``, which updates the
-  job row and subtasks exactly as in single-node mode.
+  ``SELECT ... FOR UPDATE SKIP LOCKED`` and runs them through the ``run`` callable it was built with (the
+  runner's), which updates the job row and subtasks exactly as in single-node mode.
 - Workers send heartbeats. A job whose worker stopped sending them (killed, machine lost) is found by any
   other worker, given back to the queue and started again (attempt 2, 3, ...), or failed after the last attempt.
 - Schedules are procrastinate periodic tasks: one launch per period across the cluster, whatever the number
   of processes (procrastinate records each period, a ``queueing_lock`` keeps launches from piling up).
+
+procrastinate is used through its public API; the few SQL calls it cannot make inside our own transactions
+are in app.storage.queue. The app's database work here goes through the job store, so in the thread pool.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 import psycopg_pool
 import sqlalchemy as sa
-from procrastinate import App, PsycopgConnector, RetryStrategy, job_context
+from procrastinate import App, PsycopgConnector, RetryStrategy, SyncPsycopgConnector, job_context
+from procrastinate.exceptions import AppNotOpen, ConnectorException
 from procrastinate.worker import Worker
 
-from app.jobs.executors import HandedOn
+from app.config import Settings
+from app.jobs.executors import Run
+from app.jobs.runner import HandedOn
+from app.jobs.store import JobStore
 from app.storage import jobs as queries
 from app.storage.db import libpq_url
-from app.storage.models import Status
-
-if TYPE_CHECKING:
-    from app.jobs.service import JobService
 
 log = logging.getLogger('app.jobs')
 QUEUE = 'jobs'
@@ -45,22 +47,25 @@ MAX_RESTART_DELAY = 30.0  # seconds between attempts to start a worker that died
 
 
 class ClusterExecutor:
-    def __init__(self, service: JobService) -> None:
-        self._service = service
-        settings = service.settings
+    def __init__(self, *, run: Run, store: JobStore, settings: Settings, node: str) -> None:
+        self._run_job = run
+        self._store = store
+        self._node = node
         self._stalled_after = float(settings.stalled_after_seconds)
         self._max_attempts = settings.max_attempts
         self._concurrency = settings.worker_concurrency
         self.run_worker = True  # False in a web node that only serves pages (JOBS_WEB_WORKER=false)
         connector = PsycopgConnector(
-            conninfo=libpq_url(service.engine.url, password=True),
-            kwargs={'application_name': f'{service.node}-queue'[:63]},
+            conninfo=libpq_url(store.engine.url, password=True),
+            kwargs={'application_name': f'{node}-queue'[:63]},
             min_size=1,
             max_size=self._concurrency + 2,
             pool_factory=_pool,
         )
         self.app = App(connector=connector)
-        # A job cancelled by its node stopping raises HandedOn (see hand_on): procrastinate queues it again at once.
+        # Deferring on a connection of ours needs the synchronous connector; this app never opens a pool of its own.
+        self._deferrer = App(connector=SyncPsycopgConnector())
+        # A job cancelled by its node stopping raises HandedOn (see _hand_on): procrastinate queues it again at once.
         hand_on = RetryStrategy(max_attempts=self._max_attempts - 1, retry_exceptions={HandedOn})
         retry = hand_on if self._max_attempts > 1 else False  # (max_attempts=0 would mean "no limit")
         self.app.task(name=RUN_TASK, queue=QUEUE, pass_context=True, retry=retry)(self._run)
@@ -68,14 +73,12 @@ class ClusterExecutor:
         self._launchers: dict[str, Callable[[], Awaitable[None]]] = {}
         self._worker: Worker | None = None
         self._stopping = False
-        self._attempts: dict[int, int] = {}  # running here: job id -> attempt
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, *, run_jobs: bool) -> None:
         """Fail jobs no worker will ever run (synchronously, as single-node start-up does), then start working."""
         self.run_worker = run_jobs
-        for row, owner_id in fail_orphaned(self._service.engine):
-            self._service.publish_row(row, owner_id)
+        self._store.fail_orphaned()
         self._tasks.append(asyncio.create_task(self._work(), name='procrastinate worker'))
 
     async def _work(self) -> None:
@@ -99,7 +102,7 @@ class ClusterExecutor:
         self._worker = Worker(
             self.app,
             queues=[QUEUE],
-            name=self._service.node,
+            name=self._node,
             concurrency=self._concurrency,
             install_signal_handlers=False,
             update_heartbeat_interval=max(0.5, self._stalled_after / 3),
@@ -122,27 +125,21 @@ class ClusterExecutor:
         await self.app.close_async()
 
     def enqueue(self, connection: sa.Connection, job_id: int) -> int | None:
-        """Queue the run in the transaction that records the job; returns procrastinate's job id."""
-        engine_job_id: int = connection.execute(
-            _DEFER, {'task': RUN_TASK, 'args': json.dumps({'job_id': job_id})}
-        ).scalar_one()
-        return engine_job_id
+        """Queue the run in the transaction that records the job (procrastinate joins it); returns its queue id."""
+        ours = connection.connection.driver_connection  # the psycopg connection under SQLAlchemy's transaction
+        return self._deferrer.configure_task(RUN_TASK, queue=QUEUE, connection=ours).defer(job_id=job_id)
 
-    def submitted(self, job_id: int, job_type: str, owner_id: int, params: dict[str, Any]) -> None:
+    def submitted(self, job_id: int) -> None:
         """Nothing to do: the queue entry was committed with the job, and its NOTIFY wakes a worker."""
 
     async def _run(self, context: job_context.JobContext, job_id: int) -> None:
         assert context.job is not None
-        attempt = self._attempts[job_id] = context.job.attempts + 1
-        try:
-            await self._service.run_recorded(job_id, attempt=attempt)
-        finally:
-            self._attempts.pop(job_id, None)
+        attempt = context.job.attempts + 1
+        await self._run_job(job_id, attempt, hand_on=functools.partial(self._hand_on, attempt))
 
-    def hand_on(self, job_id: int) -> str | None:
-        """A job cancelled because this node stops goes on with another worker while attempts are left."""
-        attempt = self._attempts.get(job_id)
-        if not self._stopping or attempt is None or attempt >= self._max_attempts:
+    def _hand_on(self, attempt: int) -> str | None:
+        """A run cancelled because this node stops goes on with another worker while attempts are left."""
+        if not self._stopping or attempt >= self._max_attempts:
             return None
         return f'{NODE_STOPPED}; going on with another worker (attempt {attempt + 1} of {self._max_attempts})'
 
@@ -163,13 +160,12 @@ class ClusterExecutor:
             await asyncio.sleep(self._stalled_after / 2)
             try:
                 await self.recover_stalled()
-                await self._fail_orphaned()
+                await self._store.fail_orphaned_async()
             except Exception:
                 log.exception('looking for stalled jobs failed; trying again later')
 
     async def recover_stalled(self) -> None:
         """Start again, or fail after the last attempt, every job whose worker stopped sending heartbeats."""
-        service = self._service
         for stalled in await self.app.job_manager.get_stalled_jobs(seconds_since_heartbeat=self._stalled_after):
             attempt = stalled.attempts + 1
             retry = attempt < self._max_attempts
@@ -179,27 +175,25 @@ class ClusterExecutor:
                 message = f'{queries.WORKER_LOST} (attempt {attempt} of {self._max_attempts})'
             job_id = stalled.task_kwargs.get('job_id')
             assert stalled.id is not None
-            taken = await service.db(take_over, engine_job_id=stalled.id, worker_id=stalled.worker_id,
-                                     retry=retry, job_id=job_id, message=message)  # fmt: skip
-            if not taken:  # another node got there first
-                continue
-            log.warning('job %s lost its worker during attempt %s of %s', job_id, attempt, self._max_attempts)
-            if taken.row is not None:
-                service.publish_row(taken.row, taken.owner_id)
-            elif taken.owner_id:
-                service.publish_detail(taken.job_id, taken.owner_id, taken.category)
-
-    async def _fail_orphaned(self) -> None:
-        for row, owner_id in await self._service.db(fail_orphaned):
-            self._service.publish_row(row, owner_id)
+            taken = await self._store.take_over(engine_job_id=stalled.id, worker_id=stalled.worker_id,
+                                                retry=retry, job_id=job_id, message=message)  # fmt: skip
+            if taken:  # else another node got there first
+                log.warning('job %s lost its worker during attempt %s of %s', job_id, attempt, self._max_attempts)
 
     async def wait_idle(self, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while await self._service.db(_has_queued_jobs):
+        while not await self._idle():
             if loop.time() > deadline:
                 raise TimeoutError('jobs still queued or running')
             await asyncio.sleep(0.05)
+
+    async def _idle(self) -> bool:
+        try:
+            queues = await self.app.job_manager.list_queues_async(queue=QUEUE)
+        except (AppNotOpen, ConnectorException):  # opened by the worker task after start; a lost connection is replaced
+            return False
+        return not any(entry['todo'] or entry['doing'] for entry in queues)
 
 
 def _pool(**options: Any) -> psycopg_pool.AsyncConnectionPool:
@@ -233,74 +227,3 @@ async def _check_if_idle(connection: psycopg.AsyncConnection[Any]) -> None:
         raise psycopg.OperationalError('connection lost')
     if time.monotonic() - _returned_at.get(connection, 0.0) > IDLE_CHECK_AFTER:
         await psycopg_pool.AsyncConnectionPool.check_connection(connection)
-
-
-_DEFER = sa.text(
-    'SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW('
-    f"'{QUEUE}', CAST(:task AS varchar), 0, NULL, NULL, CAST(:args AS jsonb), NULL"
-    ')::procrastinate_job_to_defer_v1]))'
-)
-
-
-@dataclass(frozen=True, slots=True)
-class TakenOver:
-    job_id: int
-    owner_id: int = 0
-    category: str = ''
-    row: dict[str, Any] | None = None  # the job's row when it ended (failed at its last attempt)
-
-
-def take_over(
-    engine: sa.Engine, *, engine_job_id: int, worker_id: int | None, retry: bool, job_id: Any, message: str
-) -> TakenOver | None:
-    """Queue a stalled run again (``retry``) or fail it, in one transaction with the app's job row, and only while
-    the dead worker still holds it: another node may have queued it again and a live worker claimed it since the
-    stalled list was read. Returns None when there was nothing left to do."""
-    with engine.begin() as connection:
-        held = connection.execute(_STILL_HELD, {'id': engine_job_id, 'worker': worker_id}).first()
-        if held is None:
-            return None
-        connection.execute(_RETRY if retry else _FAIL, {'id': engine_job_id})
-        if not isinstance(job_id, int):  # a scheduled launch: nothing of the app's to update
-            return TakenOver(job_id=0)
-        job = connection.execute(_JOB_STATE, {'id': job_id}).first()
-        if job is None or job.status != Status.IN_PROGRESS:
-            return TakenOver(job_id=job_id)
-        if retry:
-            queries.interrupt_attempt(connection, job_id=job_id, message=message)
-            return TakenOver(job_id, job.run_by_id, job.category)
-        row = queries.finish_job(connection, job_id=job_id, error=message)
-        return TakenOver(job_id, job.run_by_id, job.category, row)
-
-
-_STILL_HELD = sa.text(
-    "SELECT 1 FROM procrastinate_jobs WHERE id = :id AND status = 'doing'"
-    ' AND worker_id IS NOT DISTINCT FROM :worker FOR UPDATE'
-)
-_RETRY = sa.text('SELECT procrastinate_retry_job_v2(:id, now(), NULL, NULL, NULL)')
-_FAIL = sa.text("SELECT procrastinate_finish_job_v1(:id, 'failed', false)")
-_JOB_STATE = sa.text('SELECT status, run_by_id, category FROM job WHERE id = :id')
-
-
-def _has_queued_jobs(engine: sa.Engine) -> bool:
-    with engine.connect() as connection:
-        query = "SELECT 1 FROM procrastinate_jobs WHERE queue_name = :queue AND status IN ('todo', 'doing') LIMIT 1"
-        return connection.execute(sa.text(query), {'queue': QUEUE}).first() is not None
-
-
-def fail_orphaned(engine: sa.Engine) -> list[tuple[dict[str, Any], int]]:
-    """Fail In Progress jobs that no queue entry will ever run (say, left by a crash of a single-node setup
-    before this database served a cluster); returns their rows and owners."""
-    with engine.connect() as connection:
-        orphans = connection.execute(_ORPHANS).all()
-    failed = []
-    for job_id, owner_id in orphans:
-        log.warning('job %s has no queued run left; marking it failed', job_id)
-        failed.append((queries.finish_job(engine, job_id=job_id, error=queries.INTERRUPTED), owner_id))
-    return failed
-
-
-_ORPHANS = sa.text(
-    "SELECT id, run_by_id FROM job WHERE status = 'in_progress' AND NOT EXISTS ("
-    "SELECT 1 FROM procrastinate_jobs q WHERE q.id = job.engine_job_id AND q.status IN ('todo', 'doing'))"
-)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 import sys
@@ -199,23 +200,26 @@ def records(file: IO[str]) -> Iterator[tuple[int, list[str]]]:
 
 def _check_text(path: Path) -> int:
     """Reject NUL bytes and invalid UTF-8, chunk by chunk; returns the number of lines (for progress)."""
-    newlines, carry, last = 0, b'', b''
+    # The incremental decoder keeps a character cut in two by a chunk boundary until the next chunk completes it.
+    decoder = codecs.getincrementaldecoder('utf-8')()
+    newlines, last = 0, b''
     with path.open('rb') as file:
         while chunk := file.read(CHUNK):
             if b'\x00' in chunk:
                 raise FileProblem('The file contains binary data, not CSV text')
-            data, carry, last = carry + chunk, b'', chunk[-1:]
-            try:
-                data.decode('utf-8')
-            except UnicodeDecodeError as error:
-                # A character cut in two by the chunk boundary is completed by the next chunk.
-                if error.reason != 'unexpected end of data' or len(data) - error.start > 3:
-                    raise _not_utf8(newlines + data[: error.start].count(b'\n') + 1) from None
-                data, carry = data[: error.start], data[error.start :]
-            newlines += data.count(b'\n')
-    if carry:
-        raise _not_utf8(newlines + 1)
+            _decode(decoder, chunk, newlines)
+            newlines, last = newlines + chunk.count(b'\n'), chunk[-1:]
+    _decode(decoder, b'', newlines, final=True)
     return newlines + (last != b'\n')
+
+
+def _decode(decoder: codecs.IncrementalDecoder, data: bytes, newlines: int, *, final: bool = False) -> None:
+    """Decode the next chunk; invalid UTF-8 is a FileProblem naming the line of the first bad byte."""
+    try:
+        decoder.decode(data, final)
+    except UnicodeDecodeError as error:
+        # error.object is the decoder's held-back bytes (never a newline) followed by ``data``.
+        raise _not_utf8(newlines + error.object[: error.start].count(b'\n') + 1) from None
 
 
 def _not_utf8(line: int) -> FileProblem:

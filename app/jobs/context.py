@@ -1,4 +1,8 @@
-"""What a job handler sees: subtasks, progress, logging and output files. Handlers never write job rows."""
+"""What a job handler sees: subtasks, progress, logging and output files. Handlers never write job rows.
+
+A context writes through the job store (which publishes each change once committed) and runs blocking work
+in the app's thread pool (``app.threads``); it knows nothing of the service or executor that runs the job.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,16 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from app.config import Settings
+from app.jobs.store import JobRef, JobStore
 from app.storage import jobs as queries
 from app.storage.files import FileStore, StoredFile
 from app.storage.models import FileRole, JobFile, Status
-
-if TYPE_CHECKING:
-    from app.jobs.service import JobService
+from app.threads import Threads
 
 T = TypeVar('T')
 PROGRESS_INTERVAL = 0.25  # seconds between progress writes; the grid cannot show faster changes anyway
@@ -33,18 +36,30 @@ class SubtaskHandle:
         self.message = ''
 
     def fail(self, message: str) -> None:
+        """End this step Failed with ``message``; the job goes on."""
         self.failure = message
 
 
 class JobContext:
     def __init__(
-        self, service: JobService, *, job_id: int, owner_id: int, category: str, params: dict[str, Any]
+        self,
+        job: JobRef,
+        *,
+        params: dict[str, Any],
+        store: JobStore,
+        files: FileStore,
+        settings: Settings,
+        threads: Threads,
     ) -> None:
-        self._service = service
-        self.job_id = job_id
-        self.owner_id = owner_id
-        self.category = category
+        self.job = job
+        self.job_id = job.job_id
+        self.owner_id = job.owner_id
+        self.category = job.category
         self.params = params
+        self.files = files
+        self.settings = settings
+        self._store = store
+        self._threads = threads
         self.failure: str | None = None
         self._loop = asyncio.get_running_loop()
         self._progress = (0, 0)
@@ -55,33 +70,22 @@ class JobContext:
 
     @property
     def engine(self) -> sa.Engine:
-        return self._service.engine
-
-    @property
-    def files(self) -> FileStore:
-        return self._service.files
-
-    @property
-    def settings(self) -> Settings:
-        return self._service.settings
+        """The database, for handlers that write their own tables from a worker thread (imports)."""
+        return self._store.engine
 
     @asynccontextmanager
     async def subtask(self, name: str) -> AsyncIterator[SubtaskHandle]:
         """Run a step: In Progress, then Completed, or Failed with the error (which propagates)."""
-        subtask_id = await self.write(queries.start_subtask, job_id=self.job_id, name=name)
-        self._service.publish_detail(self.job_id, self.owner_id, self.category)
+        subtask_id = await self._store.start_subtask(self.job, name)
         handle = SubtaskHandle()
         try:
             yield handle
         except BaseException as error:
-            message = describe_error(error)
-            await self.write(queries.finish_subtask, subtask_id=subtask_id, status=Status.FAILED, message=message)
-            self._service.publish_detail(self.job_id, self.owner_id, self.category)
+            await self._store.finish_subtask(self.job, subtask_id, Status.FAILED, describe_error(error))
             raise
         status = Status.FAILED if handle.failure is not None else Status.COMPLETED
         message = handle.failure if handle.failure is not None else handle.message
-        await self.write(queries.finish_subtask, subtask_id=subtask_id, status=status, message=message)
-        self._service.publish_detail(self.job_id, self.owner_id, self.category)
+        await self._store.finish_subtask(self.job, subtask_id, status, message)
 
     def progress(self, done: int, total: int) -> None:
         """Report progress; safe to call from any thread, written at most every 250 ms."""
@@ -103,8 +107,7 @@ class JobContext:
         self._progress_pending = False
         self._last_progress = self._loop.time()
         done, total = self._progress
-        row = await self.write(queries.set_progress, job_id=self.job_id, done=done, total=total)
-        self._service.publish_row(row, self.owner_id)
+        await self._store.set_progress(self.job, done, total)
 
     async def flush_progress(self) -> None:
         """Write the latest progress now (the runtime calls this before a job ends); later reports are dropped."""
@@ -115,6 +118,7 @@ class JobContext:
             await self._write_progress()
 
     def log(self, message: str) -> None:
+        """Note what a person would want to know later (for now in the server log, tagged with the job id)."""
         log.info('job %s: %s', self.job_id, message)
 
     def fail(self, message: str) -> None:
@@ -122,9 +126,11 @@ class JobContext:
         self.failure = message
 
     async def input_files(self) -> list[JobFile]:
-        return await self.db(queries.job_files, job_id=self.job_id, role=FileRole.INPUT)
+        """The files the job was launched with."""
+        return await self._store.job_files(self.job_id, FileRole.INPUT)
 
     def path_of(self, job_file: JobFile) -> Path:
+        """Where a job file is stored."""
         return self.files.path(job_file.relative_path)
 
     def temp_path(self) -> Path:
@@ -132,27 +138,22 @@ class JobContext:
         return self.files.temp_path()
 
     async def add_output(self, filename: str, source: bytes | Path) -> JobFile:
+        """Store ``source`` (bytes, or a finished temp file, which is moved in) as an output file."""
         return await self._add_file(FileRole.OUTPUT, filename, source)
 
     async def add_error_report(self, filename: str, source: bytes | Path) -> JobFile:
+        """Store ``source`` as an error report, like ``add_output``."""
         return await self._add_file(FileRole.ERROR_REPORT, filename, source)
 
     async def _add_file(self, role: FileRole, filename: str, source: bytes | Path) -> JobFile:
         stored: StoredFile = await self.run_blocking(
             self.files.save_bytes if isinstance(source, bytes) else self.files.adopt, source
         )
-        new_file = queries.NewFile(role=role, filename=filename, stored=stored)
-        job_file = await self.write(queries.add_file, job_id=self.job_id, new_file=new_file)
-        self._service.publish_detail(self.job_id, self.owner_id, self.category)
-        return job_file
+        return await self._store.add_file(self.job, queries.NewFile(role=role, filename=filename, stored=stored))
 
     async def db(self, function: Callable[..., T], /, **kwargs: Any) -> T:
-        """Run a storage query off the event loop."""
-        return await self._service.db(function, **kwargs)
-
-    async def write(self, function: Callable[..., T], /, **kwargs: Any) -> T:
-        """Run a storage write in the runtime's next group commit."""
-        return await self._service.write(function, **kwargs)
+        """Run a storage query (a function of ``engine``) off the event loop."""
+        return await self._store.read(function, **kwargs)
 
     async def run_blocking(self, function: Callable[..., T], /, *args: Any) -> T:
         """Run blocking or CPU-heavy work in a worker thread, keeping the UI responsive."""
@@ -160,10 +161,11 @@ class JobContext:
 
     def start_blocking(self, function: Callable[..., T], /, *args: Any) -> concurrent.futures.Future[T]:
         """Like ``run_blocking``, but hands back the thread's future (to wait for it after a cancellation)."""
-        return self._service.workers.submit(function, *args)
+        return self._threads.submit(function, *args)
 
 
 def describe_error(error: BaseException) -> str:
+    """How an error reads in a job's or subtask's message."""
     if isinstance(error, asyncio.CancelledError):
         return queries.INTERRUPTED
     return str(error) or type(error).__name__

@@ -1,4 +1,7 @@
-"""The in-process change feed: every committed job, subtask or file change is published here."""
+"""The in-process change feed: every committed job, subtask or file change is published here.
+
+Only the job store (app.jobs.store) publishes job changes, right after they commit; pages subscribe.
+"""
 
 from __future__ import annotations
 
@@ -46,12 +49,9 @@ class ChangeFeed:
         self._event.emit(change)
 
     def subscribe(self, callback: Any) -> None:
+        """Call ``callback(change)`` for every change from now on (made in a page: until its client goes away)."""
         self._event.subscribe(callback, expect_args=True)
 
     def unsubscribe(self, callback: Any) -> None:
+        """Stop calling ``callback``."""
         self._event.unsubscribe(callback)
-
-    async def next_change(self, timeout: float | None = None) -> Change:
-        """Wait for the next change (tests and tools)."""
-        change: Change = await self._event.emitted(timeout)
-        return change

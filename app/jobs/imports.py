@@ -100,6 +100,7 @@ async def _import(ctx: JobContext, work: Work, source: Path, stem: str) -> None:
                 step.fail(rejected_message(summary))
             else:
                 step.message = f'{summary.records} rows valid'
+            ctx.log(f'{summary.records} rows read: {summary.valid} valid, {summary.rejected} rejected')
     except FileProblem as problem:  # the subtask it came from is already marked Failed with it
         await _report_file_problem(ctx, stem, str(problem))
         return
@@ -111,6 +112,7 @@ async def _import(ctx: JobContext, work: Work, source: Path, stem: str) -> None:
                 write_contacts, ctx.engine, valid, result, total=summary.valid, progress=work.progress
             )
             step.message = f'{created} created, {updated} updated'
+            ctx.log(f'Contacts written: {step.message}')
         except Exception as error:  # what was committed stays; the reports still tell what happened
             log.exception('job %s: writing contacts failed', ctx.job_id)
             write_error = f'Writing contacts failed: {describe_error(error)}'

@@ -55,6 +55,7 @@ async def run_integrity_check(ctx: JobContext) -> None:
         report.discard()
     if problems:
         ctx.fail(f'{quantity(sum(problems.values()), "problem")} found ({describe(problems)}); see {filename}')
+    ctx.log(f'Integrity check: {describe(problems) or "no problems"}; report {filename}')
 
 
 def check_files(files: FileStore, batch: Sequence[JobFile], unclaimed: set[str]) -> list[Problem]:

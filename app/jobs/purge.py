@@ -33,6 +33,7 @@ async def run_purge(ctx: JobContext) -> None:
                 jobs, files, kept = jobs + len(batch), files + removed, kept + failed
                 ctx.progress(jobs, max(total, jobs))
             step.message = f'{quantity(jobs, "job")} and {quantity(files, "file")} deleted'
+            ctx.log(f'Purged {step.message} (ended before {cutoff:%Y-%m-%d %H:%M} UTC)')
             if kept:
                 step.fail(f'{step.message}; {quantity(kept, "file")} could not be deleted (see the log)')
                 ctx.fail(f'{quantity(kept, "stored file")} of purged jobs could not be deleted')

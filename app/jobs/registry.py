@@ -28,12 +28,14 @@ class Registry:
         self._types: dict[str, JobType] = {}
 
     def register(self, job_type: JobType) -> JobType:
+        """Add a job type; its key must be new."""
         if job_type.key in self._types:
             raise ValueError(f'Job type {job_type.key!r} is already registered')
         self._types[job_type.key] = job_type
         return job_type
 
     def get(self, key: str) -> JobType:
+        """The job type of ``key``; KeyError naming it if there is none."""
         try:
             return self._types[key]
         except KeyError:

@@ -4,6 +4,7 @@ A trigger (migration 0005) sends ``pg_notify('jobs_changes', ...)`` for every jo
 naming the writing process. Each web process keeps one LISTEN connection, skips its own notifications (they
 were published locally already) and republishes the others: job rows are read back in one query per burst.
 NOTIFY is not durable, so after a lost connection the pages are told to re-read everything (``Resync``).
+What it relays is published through the job store, like this process's own changes.
 """
 
 from __future__ import annotations
@@ -11,16 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 
-from app.jobs.events import DetailChanged, Resync
-from app.storage import jobs as queries
+from app.jobs.store import JobRef, JobStore
 from app.storage.db import libpq_url
-
-if TYPE_CHECKING:
-    from app.jobs.service import JobService
 
 CHANNEL = 'jobs_changes'  # see app/storage/migrations/versions/0005_cluster.py
 BATCH_DELAY = 0.02  # seconds: notifications arriving together are read back in one query
@@ -29,9 +26,10 @@ log = logging.getLogger('app.jobs')
 
 
 class ChangeRelay:
-    def __init__(self, service: JobService) -> None:
-        self._service = service
-        self._conninfo = libpq_url(service.engine.url, password=True)
+    def __init__(self, *, store: JobStore, node: str) -> None:
+        self._store = store
+        self._node = node  # this process's name in the notifications (its application_name)
+        self._conninfo = libpq_url(store.engine.url, password=True)
         self._pending: dict[int, int] = {}  # job id -> owner id
         self._flushing = False
         self._task: asyncio.Task[None] | None = None
@@ -40,9 +38,11 @@ class ChangeRelay:
         self.connected = asyncio.Event()
 
     def start(self) -> None:
+        """Listen (on the running event loop) until ``stop``; a lost connection is made again."""
         self._task = asyncio.create_task(self._listen_forever(), name='change relay')
 
     async def stop(self) -> None:
+        """Stop listening."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -62,14 +62,14 @@ class ChangeRelay:
                 await asyncio.sleep(delay)
 
     async def _listen(self, *, resync: bool) -> None:
-        name = f'{self._service.node}-relay'[:63]
+        name = f'{self._node}-relay'[:63]
         async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True, application_name=name) as db:
             await db.execute(f'LISTEN {CHANNEL}')
             row = await (await db.execute('SELECT current_schema()')).fetchone()
             self._schema = row[0] if row else ''  # other schemas of the same database notify on the channel too
             self.connected.set()
             if resync:  # changes made while we were not listening are lost: every open page re-reads
-                self._service.feed.publish(Resync())
+                self._store.resync()
             async for notification in db.notifies():
                 self._receive(notification.payload)
 
@@ -79,7 +79,7 @@ class ChangeRelay:
         except ValueError:
             log.warning('ignoring a malformed job change notification: %.200r', payload)
             return
-        if change.get('origin') == self._service.node or change.get('schema') != self._schema:
+        if change.get('origin') == self._node or change.get('schema') != self._schema:
             return
         job_id, owner_id = int(change['id']), int(change['owner'])
         if change.get('kind') == 'job':
@@ -88,7 +88,7 @@ class ChangeRelay:
                 self._flushing = True
                 asyncio.get_running_loop().call_later(BATCH_DELAY, self._start_flush)
         else:
-            self._service.feed.publish(DetailChanged(job_id=job_id, owner_id=owner_id, category=change['category']))
+            self._store.relay_detail(JobRef(job_id, owner_id, change['category']))
 
     def _start_flush(self) -> None:
         task = asyncio.create_task(self._flush(), name='relay read-back')
@@ -99,9 +99,6 @@ class ChangeRelay:
         self._flushing = False
         pending, self._pending = self._pending, {}
         try:
-            rows = await self._service.db(queries.job_rows, job_ids=list(pending))
+            await self._store.relay_rows(pending)
         except Exception:
             log.exception('could not read %s changed jobs; open pages will catch up on the next change', len(pending))
-            return
-        for row in rows:
-            self._service.publish_row(row, pending[row['id']])

@@ -3,6 +3,9 @@
 Hundreds of running jobs each write a few small rows; committing them one by one makes them queue for the
 database's write lock (SQLite sleeps and retries). One writer that drains the queue into a single transaction
 turns a burst of writes into one commit, and each caller still gets its own result or its own error.
+
+The job store (``app.jobs.store``) owns the writer and publishes each write once it is committed. Its thread is
+the runtime's only one besides the shared pool (``app.threads``): commits must not wait behind long imports.
 """
 
 from __future__ import annotations

@@ -111,9 +111,3 @@ def recent_contacts(engine: sa.Engine, *, limit: int = 10) -> list[Contact]:
     with session(engine) as db:
         query = select(Contact).order_by(col(Contact.updated_at).desc(), col(Contact.id).desc()).limit(limit)
         return list(db.exec(query))
-
-
-def find_contact(engine: sa.Engine, *, email: str) -> Contact | None:
-    """The contact with this (lower-case) e-mail, if any."""
-    with session(engine) as db:
-        return db.exec(select(Contact).where(Contact.email == email)).first()

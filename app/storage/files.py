@@ -103,6 +103,7 @@ class FileStore:
         return StoredFile(relative, size, digest)
 
     def delete(self, relative_path: str) -> None:
+        """Remove a stored file (gone already is fine; blocking: call from a worker thread)."""
         self.path(relative_path).unlink(missing_ok=True)
 
     def iter_stored(self) -> list[str]:

@@ -140,6 +140,7 @@ def start_subtask(bind: Bind, *, job_id: int, name: str) -> int:
 
 
 def finish_subtask(bind: Bind, *, subtask_id: int, status: Status, message: str = '') -> None:
+    """End a subtask with ``status`` and ``message``."""
     with transaction(bind) as connection:
         connection.execute(
             _UPDATE_SUBTASK, {'subtask_id': subtask_id, 'status': status, 'message': message, 'updated_at': utcnow()}
@@ -147,6 +148,7 @@ def finish_subtask(bind: Bind, *, subtask_id: int, status: Status, message: str 
 
 
 def set_progress(bind: Bind, *, job_id: int, done: int, total: int) -> dict[str, Any]:
+    """Record how far a job got; returns its row."""
     with transaction(bind) as connection:
         job = connection.execute(_UPDATE_JOB, {'job_id': job_id, 'progress_done': done, 'progress_total': total}).one()
         return job_row(job)
@@ -198,10 +200,10 @@ def running_types(engine: sa.Engine, *, job_types: Sequence[str]) -> set[str]:
         return set(connection.execute(query.distinct()).scalars())
 
 
-def job_for_run(engine: sa.Engine, *, job_id: int) -> dict[str, Any] | None:
+def job_for_run(bind: Bind, *, job_id: int) -> dict[str, Any] | None:
     """What a worker needs to run a recorded job: type, owner, category, params, status."""
     columns = (JOB.c.job_type, JOB.c.run_by_id, JOB.c.category, JOB.c.params, JOB.c.status, JOB.c.attempts)
-    with engine.connect() as connection:
+    with transaction(bind) as connection:
         row = connection.execute(sa.select(*columns).where(JOB.c.id == job_id)).first()
         return dict(row._mapping) if row is not None else None
 
@@ -236,8 +238,8 @@ def interrupt_attempt(bind: Bind, *, job_id: int, message: str) -> None:
         )
 
 
-def fail_interrupted(engine: sa.Engine) -> list[dict[str, Any]]:
-    """Mark every job (and subtask) left In Progress by a crash as Failed; returns their rows."""
+def fail_interrupted(engine: sa.Engine) -> list[tuple[dict[str, Any], int]]:
+    """Mark every job (and subtask) left In Progress by a crash as Failed; returns their rows and owners."""
     now = utcnow()
     with session(engine) as db:
         jobs = list(db.exec(select(Job).where(Job.status == Status.IN_PROGRESS)))
@@ -245,7 +247,7 @@ def fail_interrupted(engine: sa.Engine) -> list[dict[str, Any]]:
             job.status, job.ended_at, job.failed_at, job.error = Status.FAILED, now, now, INTERRUPTED
         _fail_open_subtasks(db, [job.id for job in jobs if job.id is not None], INTERRUPTED, now)
         db.commit()
-        return [job_row(job) for job in jobs]
+        return [(job_row(job), job.run_by_id) for job in jobs]
 
 
 def _fail_open_subtasks(db: Any, job_ids: list[int], message: str, now: datetime) -> None:
@@ -288,13 +290,9 @@ def get_file(engine: sa.Engine, *, viewer: User, file_id: int) -> JobFile | None
 
 
 def job_files(engine: sa.Engine, *, job_id: int, role: str | None = None) -> list[JobFile]:
+    """A job's files (of one ``role`` if given), oldest first."""
     with session(engine) as db:
         query = select(JobFile).where(JobFile.job_id == job_id)
         if role is not None:
             query = query.where(JobFile.role == role)
         return list(db.exec(query.order_by(col(JobFile.id))))
-
-
-def job_owner(engine: sa.Engine, job_id: int) -> int | None:
-    with session(engine) as db:
-        return db.exec(select(Job.run_by_id).where(Job.id == job_id)).first()

@@ -26,6 +26,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
+    """The current time in UTC (aware)."""
     return datetime.now(UTC)
 
 

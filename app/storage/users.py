@@ -31,6 +31,7 @@ class UserError(ValueError):
 
 
 def hash_password(password: str) -> str:
+    """An argon2 hash of ``password``."""
     return _hasher.hash(password)
 
 
@@ -151,6 +152,7 @@ def _digest(key: str) -> str:
 
 
 def list_users(engine: sa.Engine) -> list[User]:
+    """Every user, system user excluded."""
     with session(engine) as db:
         return list(db.exec(select(User).where(User.username != SYSTEM_USERNAME).order_by(User.username)))
 

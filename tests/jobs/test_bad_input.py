@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.services import Services
-from app.storage.contacts import count_contacts, find_contact
+from app.storage.contacts import count_contacts
+from tests.conftest import find_contact
 from tests.jobs.test_imports import run_import, sqlite_services  # noqa: F401  (fixture)
 
 HOSTILE = '<img src=x onerror="alert(1)">'

@@ -20,12 +20,13 @@ import sqlalchemy as sa
 from procrastinate.exceptions import AppNotOpen
 from procrastinate.manager import JobManager
 
-from app.jobs.cluster import QUEUE, ClusterExecutor, take_over
+from app.jobs.cluster import QUEUE, ClusterExecutor
 from app.jobs.events import Change, ChangeFeed, JobChanged, Resync
 from app.services import Services, build_services
 from app.storage import jobs as queries
 from app.storage.db import create_engine
 from app.storage.models import User
+from app.storage.queue import take_over
 from app.storage.users import create_user
 from tests.conftest import make_settings, postgres_schema
 
@@ -155,8 +156,9 @@ async def test_a_stale_stalled_list_does_not_queue_a_job_a_live_worker_has_claim
         live = await manager.register_worker()
         assert (await manager.fetch_job(queues=[QUEUE], worker_id=live)) is not None  # ... and a live worker has it
         assert stalled.id is not None
-        taken = await services.jobs.db(take_over, engine_job_id=stalled.id, worker_id=stalled.worker_id,
-                                       retry=True, job_id=job_id, message='should not be written')  # fmt: skip
+        taken = await services.threads.run(take_over, services.engine, engine_job_id=stalled.id,
+                                           worker_id=stalled.worker_id, retry=True, job_id=job_id,
+                                           message='should not be written')  # fmt: skip
         assert taken is None
         assert queue_entry(services, queue_id) == ('doing', 1)  # still the live worker's, not queued twice
         assert 'should not be written' not in str(job_detail(services, boss, job_id)['subtasks'])

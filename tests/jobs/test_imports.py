@@ -15,11 +15,11 @@ import pytest
 from app.jobs import imports
 from app.services import Services, build_services
 from app.storage import jobs as queries
-from app.storage.contacts import count_contacts, find_contact, upsert_contacts
+from app.storage.contacts import count_contacts, upsert_contacts
 from app.storage.jobs import NewFile
 from app.storage.models import FileRole, User
 from app.storage.users import list_users
-from tests.conftest import ADMIN, make_settings
+from tests.conftest import ADMIN, find_contact, make_settings
 
 DATA = Path(__file__).parents[1] / 'data'
 ERROR_HEADER = 'line,column,value,error\r\n'
@@ -297,8 +297,10 @@ async def test_shutdown_mid_import_stops_the_worker_and_cleans_up(sqlite_service
         run_at='/imports',
         input_files=[NewFile(role=FileRole.INPUT, filename='big.csv', stored=stored)],
     )
-    while not any(s['name'] == 'Validate rows' for s in _detail(sqlite_services, admin, job_id)['subtasks']):
-        await sqlite_services.feed.next_change(timeout=10)
+    for _ in range(500):  # until the import is in its long step
+        if any(s['name'] == 'Validate rows' for s in _detail(sqlite_services, admin, job_id)['subtasks']):
+            break
+        await asyncio.sleep(0.02)
     await sqlite_services.jobs.stop(grace=0)
     detail = _detail(sqlite_services, admin, job_id)
     assert (detail['status'], detail['error']) == ('failed', queries.INTERRUPTED)

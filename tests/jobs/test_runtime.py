@@ -21,6 +21,16 @@ def admin(services: Services) -> User:
     return create_user(services.engine, username='boss', password='pw', is_admin=True)
 
 
+async def started(services: Services, viewer: User, job_id: int) -> None:
+    """Wait until a worker has started the job (its first subtask shows)."""
+    for _ in range(500):
+        detail = queries.get_job(services.engine, viewer=viewer, job_id=job_id)
+        if detail is not None and detail['subtasks']:
+            return
+        await asyncio.sleep(0.02)
+    raise TimeoutError(f'job {job_id} did not start')
+
+
 async def run_job(services: Services, job_type: str = 'test_steps', **params: object) -> int:
     owner = create_user(services.engine, username=f'u{time.monotonic_ns()}', password='pw')
     assert owner.id is not None
@@ -126,7 +136,7 @@ async def test_stop_interrupts_jobs_that_outlive_the_grace_period(settings) -> N
     job_id = await services.jobs.launch(
         'test_steps', description='slow', run_by_id=owner.id, run_at='/', params={'delay': 30}
     )
-    await asyncio.sleep(0.3)
+    await started(services, owner, job_id)
     await services.jobs.stop(grace=0.2)
     detail = queries.get_job(services.engine, viewer=owner, job_id=job_id)
     assert detail is not None
@@ -142,7 +152,29 @@ async def test_stop_interrupts_jobs_that_outlive_the_grace_period(settings) -> N
         with services.engine.connect() as connection:
             queued = 'SELECT status, attempts FROM procrastinate_jobs WHERE id = (SELECT engine_job_id FROM job)'
             assert tuple(connection.execute(sa.text(queued)).one()) == ('todo', 1)
-    services.engine.dispose()
+    await services.stop()  # the rest: writer, thread pool, engine
+
+
+async def test_stop_lets_a_job_end_that_needs_less_than_the_grace_period(settings) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM with JOBS_SHUTDOWN_GRACE_SECONDS=10: a job 3 s from its end completes instead of being interrupted."""
+    services = build_services(settings)
+    services.start()
+    try:
+        owner = admin(services)
+        assert owner.id is not None
+        job_id = await services.jobs.launch(
+            'test_steps', description='nearly done', run_by_id=owner.id, run_at='/', params={'delay': 1}
+        )
+        await started(services, owner, job_id)
+        stop_called = time.monotonic()
+        await services.jobs.stop(grace=10)
+        assert time.monotonic() - stop_called > 2
+        detail = queries.get_job(services.engine, viewer=owner, job_id=job_id)
+        assert detail is not None
+        assert (detail['status'], detail['error']) == (Status.COMPLETED, None)
+        assert [s['status'] for s in detail['subtasks']] == ['completed'] * 3
+    finally:
+        await services.stop()
 
 
 async def test_event_loop_keeps_answering_while_a_cpu_bound_job_runs(services: Services) -> None:
@@ -155,7 +187,7 @@ async def test_event_loop_keeps_answering_while_a_cpu_bound_job_runs(services: S
         started = time.perf_counter()
         await asyncio.sleep(0.01)
         gaps.append(time.perf_counter() - started)
-    assert await services.jobs.is_running('test_cpu')
+    assert await services.jobs.running_types(['test_cpu', 'test_steps']) == {'test_cpu'}
     assert max(gaps) < 0.2, gaps  # a blocked loop would stall for the whole 1.5 s
     await services.jobs.wait_idle()
 

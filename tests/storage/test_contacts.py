@@ -6,13 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import sqlalchemy as sa
 
-from app.storage.contacts import (
-    ContactData,
-    count_contacts,
-    find_contact,
-    recent_contacts,
-    upsert_contacts,
-)
+from app.storage.contacts import ContactData, count_contacts, recent_contacts, upsert_contacts
+from tests.conftest import find_contact
 
 
 def test_new_contacts_are_created_in_order(engine: sa.Engine) -> None:
