@@ -23,7 +23,7 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
     ui.page_title(title if title == APP_NAME else f'{title} · {APP_NAME}')
     request = ui.context.client.request
     current = request.url.path if request is not None else ''
-    with ui.left_drawer(bordered=True).classes('app-drawer q-pa-none').props('width=240 breakpoint=1300') as drawer:
+    with ui.left_drawer(bordered=True).classes('app-drawer q-pa-none').props('width=260 breakpoint=1300') as drawer:
         _navigation(user, current)
     with ui.header(elevated=True).classes('items-center justify-between q-px-md q-py-sm'):
         with ui.row().classes('items-center no-wrap gap-1'):

@@ -116,8 +116,7 @@ async def test_detail_page_shows_the_attempt_count_and_follows_a_restart(user: U
     assert shown_attempts(user) == '1'
     await user.open(f'/settings/maintenance/jobs/{restarted}')
     assert shown_attempts(user) == '2'
-    row, _ = queries.start_attempt(services.engine, job_id=restarted, attempt=3)  # its worker died again
-    services.jobs.publish_row(row, ann)
+    await services.store.start_attempt(restarted, attempt=3)  # its worker died again
     for _ in range(30):  # pushed to the open page, no reload
         if shown_attempts(user) == '3':
             break

@@ -11,9 +11,9 @@ let modulesRegistered = false;
 const isLink = (target) => target instanceof Element && target.closest("a[href]") !== null;
 const MIN_HEIGHT = 320;
 const BOTTOM_GAP = 16;
-const NARROW_WIDTHS = { status: 56, id: 64, started_at: 98, actions: 52 };
+const NARROW_WIDTHS = { status: 64, id: 60, started_at: 96, actions: 62 };
 const NARROW = window.matchMedia("(max-width: 600px)");
-const THEME = AgGrid.themeQuartz.withPart(AgGrid.colorSchemeVariable).withParams({ cellHorizontalPaddingScale: 0.7 });
+const THEME = AgGrid.themeQuartz.withPart(AgGrid.colorSchemeVariable).withParams({ cellHorizontalPaddingScale: 0.7, fontSize: 13 });
 
 export default {
   template: `

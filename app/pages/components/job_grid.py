@@ -14,8 +14,8 @@ from app.pages.display import ROUTES, status_props
 JOB_COLUMNS: list[dict[str, Any]] = [
     {'headerName': 'Status', 'field': 'status', 'type': 'jobStatus', 'width': 84},
     {'headerName': 'Job ID', 'field': 'id', 'type': 'jobLink', 'width': 84},
-    {'headerName': 'Job', 'field': 'job', 'flex': 3, 'minWidth': 90, 'tooltipField': 'job'},
-    {'headerName': 'Description', 'field': 'description', 'flex': 4, 'minWidth': 130, 'tooltipField': 'description'},
+    {'headerName': 'Job', 'field': 'job', 'flex': 5, 'minWidth': 90, 'tooltipField': 'job'},
+    {'headerName': 'Description', 'field': 'description', 'flex': 6, 'minWidth': 130, 'tooltipField': 'description'},
     {'headerName': 'Start', 'field': 'started_at', 'type': 'time', 'width': 150},
     {'headerName': 'End', 'field': 'ended_at', 'type': 'endTime', 'width': 150},
     {'headerName': 'Failed', 'field': 'failed_at', 'type': 'time', 'width': 150},

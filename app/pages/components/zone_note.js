@@ -5,8 +5,10 @@ export default {
   template: `<span>{{ text }}</span>`,
   computed: {
     text() {
-      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-      return `Times are in your time zone, ${zoneName()}${zone ? ` (${zone})` : ""}; hover a time for UTC.`;
+      const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+      const name = zoneName();
+      const where = !zone || zone === name || zone === "Etc/UTC" ? name : `${zone}, ${name}`;
+      return `Times are in your time zone (${where}); hover a time for UTC.`;
     },
   },
 };
