@@ -1,4 +1,4 @@
-"""Accounts: user status and last login, API tokens, login throttling (issues 13 and 14).
+"""Accounts: user status and last login, API tokens (issue 14).
 
 Reserved so that work on several issues can add its schema side by side; filled in by the issue named above.
 
