@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.storage import stats
 from app.storage.db import create_engine, migrate
 from app.storage.users import create_user, ensure_system_user
 
@@ -94,6 +95,9 @@ def seed(
                 cursor.execute("SELECT setval('job_id_seq', (SELECT MAX(id) FROM job))")
             if counts is not None:
                 _rebuild_counts(cursor, counts)
+                raw.commit()
+                with engine.begin() as connection:  # the Overview's rollups, which the triggers also keep
+                    stats.rebuild(connection)
                 cursor.execute('ALTER TABLE job ENABLE TRIGGER USER')
                 cursor.execute('ALTER TABLE subtask ENABLE TRIGGER USER')
             raw.commit()

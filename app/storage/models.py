@@ -164,3 +164,32 @@ class Contact(SQLModel, table=True):
     company: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class JobStat(SQLModel, table=True):
+    """Jobs per start hour, job, owner and status, kept by triggers (migration 0009); ``run_by_id`` 0 counts
+    everyone's. A group may have several rows (shards, on PostgreSQL): its count is their sum."""
+
+    __tablename__ = 'job_stat'
+
+    run_by_id: int = Field(primary_key=True)
+    hour: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    category: str = Field(primary_key=True, max_length=20)
+    name: str = Field(primary_key=True, max_length=200)
+    status: str = Field(primary_key=True, max_length=20)
+    shard: int = Field(primary_key=True, sa_type=sa.SmallInteger)
+    n: int = Field(sa_type=sa.BigInteger)
+
+
+class JobDuration(SQLModel, table=True):
+    """How many ended jobs per start hour, job and owner took a duration in each bucket (migration 0009)."""
+
+    __tablename__ = 'job_duration'
+
+    run_by_id: int = Field(primary_key=True)
+    hour: datetime = Field(primary_key=True, sa_type=UTCDateTime)
+    category: str = Field(primary_key=True, max_length=20)
+    name: str = Field(primary_key=True, max_length=200)
+    bucket: int = Field(primary_key=True, sa_type=sa.SmallInteger)
+    shard: int = Field(primary_key=True, sa_type=sa.SmallInteger)
+    n: int = Field(sa_type=sa.BigInteger)
