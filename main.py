@@ -58,6 +58,7 @@ def serve(settings: Settings) -> None:
         favicon='🗂️',
         reconnect_timeout=10,
         tailwind=False,  # see app/web.py: _add_shared_styles
+        language='en-US',  # also the page's lang attribute
         dark=None,  # follow the browser's preference; the header's theme button overrides it per browser
     )
 

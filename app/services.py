@@ -7,12 +7,16 @@ never sees the service. Blocking work of the runtime runs in ``Services.threads`
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import importlib
 import logging
 import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -20,7 +24,6 @@ from app.config import Settings
 from app.jobs.events import ChangeFeed
 from app.jobs.executors import Executor, LocalExecutor
 from app.jobs.registry import Registry
-from app.jobs.relay import ChangeRelay
 from app.jobs.runner import JobRunner
 from app.jobs.service import JobService
 from app.jobs.store import JobStore
@@ -28,6 +31,9 @@ from app.storage import users
 from app.storage.db import create_engine, migrate, refresh_statistics
 from app.storage.files import FileStore
 from app.threads import Threads
+
+if TYPE_CHECKING:
+    from app.jobs.relay import ChangeRelay
 
 log = logging.getLogger('app')
 
@@ -44,7 +50,7 @@ class Services:
     jobs: JobService
     system_user_id: int = 0
     schedules: dict[str, str] = field(default_factory=dict)
-    relay: ChangeRelay | None = None
+    relay: ChangeRelay | None = None  # PostgreSQL only (psycopg is not even imported on SQLite)
 
     def start(self, *, web: bool = True) -> None:
         """Prepare the data dir, migrate, create the first admin, recover crashed jobs, start the executor.
@@ -67,8 +73,11 @@ class Services:
             executor.scheduler.add_job(self.threads.run, 'interval', args=args, hours=1, id='statistics')
         self.jobs.start(run_jobs=self.settings.web_worker or not web)
         if web and self.engine.dialect.name == 'postgresql':
+            from app.jobs.relay import ChangeRelay
+
             self.relay = ChangeRelay(store=self.store, node=self.jobs.node)
             self.relay.start()
+        _return_freed_memory()
 
     def prepare(self) -> None:
         """Blocking start-up work, also used by the CLI."""
@@ -92,6 +101,13 @@ class Services:
         self.store.stop()
         self.threads.stop()
         self.engine.dispose()
+
+
+def _return_freed_memory() -> None:
+    """Hand the memory start-up used and freed (migrations, the first password hash) back to the system (glibc)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
 
 
 SYSTEM_TASKS_PATH = '/settings/maintenance/tasks'

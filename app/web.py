@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import Client, app, ui
 from starlette.responses import Response
 
-from app.pages import api, auth, imports, job_detail, job_list, login, system_tasks
+from app.pages import api, api_overview, auth, imports, job_detail, job_list, login, overview, system_tasks
 from app.pages.display import JOBS_PATH
 from app.pages.layout import not_found
 from app.pages.limits import UploadLimit
@@ -27,12 +27,14 @@ def create_app(services: Services) -> None:
     app.on_shutdown(services.stop)
     _add_shared_styles()
     login.register(services)
+    overview.register(services)
     job_list.register(services)
     job_detail.register(services)
     imports.register(services)
     system_tasks.register(services)
     router = APIRouter()  # every /api/ and /files/ route, described together at /api/openapi.json
     api.add_routes(router, services)
+    api_overview.add_routes(router, services)
     api.mount(app, router)
     _answer_not_found(services)
 
@@ -47,7 +49,12 @@ def _answer_not_found(services: Services) -> None:
     @app.exception_handler(404)
     async def page_not_found(request: Request, exception: Exception) -> Response:
         user = getattr(request.state, 'user', None)
-        if request.url.path.startswith(auth.API_PREFIXES) or user is None:
+        path = request.url.path
+        # A file link opened in a browser tab gets the page too; a script fetching a file gets JSON.
+        script = path.startswith('/api/') or (
+            path.startswith('/files/') and 'text/html' not in request.headers.get('accept', '')
+        )
+        if script or user is None:
             return api.not_found()
         with Client(ui.page(''), request=request) as client:
             not_found(user, services)

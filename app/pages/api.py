@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
@@ -71,11 +71,11 @@ def add_routes(router: APIRouter, services: Services) -> None:
             queries.get_file, services.engine, viewer=user, file_id=number
         )  # fmt: skip
         if job_file is None:
-            return not_found()
+            raise HTTPException(404)  # a browser gets the app's "Page not found", a script JSON (app/web.py)
         try:
             path = services.files.path(job_file.relative_path)
         except UnsafePath:
-            return not_found()
+            raise HTTPException(404) from None
         if not path.is_file():
             return error(410, 'The stored file is missing')
         return FileResponse(path, filename=job_file.filename, content_disposition_type='attachment')

@@ -108,9 +108,9 @@ class FilterQuery(BaseModel):
         )
 
 
-class ListQuery(FilterQuery):
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
-    limit: int = Field(100, ge=1, le=listing.MAX_LIMIT)
+class SortedQuery(FilterQuery):
+    """Filters and a sort: what a whole list (an export) is asked with."""
+
     sort: str = Field('-started_at', description=f'one of {", ".join(listing.SORT_FIELDS)}; prefix - for descending')
 
     @field_validator('sort')
@@ -119,6 +119,13 @@ class ListQuery(FilterQuery):
         if value.removeprefix('-') not in listing.SORT_FIELDS:
             raise ValueError(f'must be one of: {", ".join(listing.SORT_FIELDS)} (prefix - for descending)')
         return value
+
+
+class ListQuery(SortedQuery):
+    """Filters, a sort and a page."""
+
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    limit: int = Field(100, ge=1, le=listing.MAX_LIMIT)
 
 
 def parse_time(value: str | None, *, end_of_day: bool = False) -> datetime | None:

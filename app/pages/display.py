@@ -1,4 +1,4 @@
-"""What the pages repeat: routes, how a status looks, and how sizes read. One place for each fact.
+"""What the pages repeat: routes and how a status looks. One place for each fact (sizes and durations: app.units).
 
 The JavaScript of the grids gets the same facts as props (``STATUS_LOOKS``, ``ROUTES``), so a status or a route
 is never spelled twice.
@@ -14,6 +14,7 @@ from app.storage.models import Status
 LOGIN_PATH = '/login'
 JOBS_PATH = '/settings/maintenance/jobs'
 TASKS_PATH = '/settings/maintenance/tasks'
+OVERVIEW_PATH = '/settings/maintenance/overview'
 IMPORTS_PATH = '/imports'
 API_JOBS_PATH = '/api/jobs'
 
@@ -57,13 +58,3 @@ def status_props() -> dict[str, dict[str, str]]:
 
 
 ROUTES = {'api_jobs': API_JOBS_PATH, 'jobs': JOBS_PATH, 'login': LOGIN_PATH}
-
-
-def size_text(size: int) -> str:
-    """A file size as people read it: ``812 bytes``, ``1.5 MB``."""
-    value = float(size)
-    for unit in ('bytes', 'KB', 'MB', 'GB'):
-        if value < 1024 or unit == 'GB':
-            return f'{size:,} bytes' if unit == 'bytes' else f'{value:,.1f} {unit}'
-        value /= 1024
-    raise AssertionError('unreachable')

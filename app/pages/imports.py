@@ -8,15 +8,16 @@ from typing import Any
 from nicegui import events, ui
 
 from app.pages.auth import CurrentUser
-from app.pages.components import StatusIcon
-from app.pages.display import IMPORTS_PATH, job_path, status_text
+from app.pages.components import CsvUpload
+from app.pages.display import IMPORTS_PATH
 from app.pages.layout import frame
 from app.pages.live import LiveUpdates
+from app.pages.recent_imports import RecentImports
 from app.services import Services
 from app.storage.contacts import count_contacts, recent_contacts
 from app.storage.files import FileTooLarge
-from app.storage.jobs import NewFile
-from app.storage.models import FileRole, Status, User
+from app.storage.jobs import NewFile, job_rows
+from app.storage.models import Category, FileRole, Status, User
 
 EXAMPLE_CSV = (
     b'name,email,phone,company\r\n'
@@ -36,7 +37,7 @@ Upload a CSV file (UTF-8, comma-separated) whose first line names the columns:
 **name** (required), **email** (required, once per file), **phone** and **company** (optional).
 Column names may be in any case and order; other columns are ignored. A contact whose e-mail already exists
 is updated, otherwise it is created. Rows with problems are listed in an error report; the other rows are still
-imported. Choosing a file starts the import.
+imported. Dropping or choosing files starts one import per file.
 """
 
 
@@ -45,37 +46,39 @@ def register(services: Services) -> None:
     async def imports_page(user: CurrentUser) -> None:
         with frame('Contacts Import', user, services):
             view = ImportView(services, user)
+        await view.recent.load()
         await view.contacts.refresh()
         LiveUpdates(services, user, view.show_changes)
 
 
 class ImportView:
-    """The upload, the jobs it started (newest first) and the contacts list."""
+    """The upload (a drop zone; several files at once), the user's recent imports and the contacts list."""
 
     def __init__(self, services: Services, user: User) -> None:
         self.services = services
         self.user = user
-        self.jobs: dict[int, JobStatus] = {}
         limit_mb = services.settings.max_upload_mb
         ui.markdown(INSTRUCTIONS).classes('max-w-3xl')
         ui.button('Download example CSV', icon='download', on_click=download_example).props('outline no-caps')
         self.upload = (
-            ui.upload(
-                label=f'Contacts CSV file (at most {limit_mb} MB)',
+            CsvUpload(
+                add_label='Choose CSV files to import',
+                label=f'Drop contacts CSV files here, or choose them (each at most {limit_mb} MB)',
                 auto_upload=True,
+                multiple=True,
                 max_file_size=services.settings.max_upload_bytes,
                 on_upload=self.start_import,
             )
-            .props('accept=.csv,text/csv')
-            .classes('w-full max-w-xl')
+            .props('accept=.csv,text/csv flat bordered')
+            .classes('w-full max-w-3xl import-drop')
             .mark('upload')
         )
         # Quasar says which check refused a file; File objects do not serialize, so send only what we show.
         self.upload.on('rejected', self.explain_rejection, js_handler=REJECTED_JS)
         self.upload.on('failed', self.explain_failure, js_handler=FAILED_JS)
-        self.problem = ui.label().classes('text-negative').mark('upload-problem')
+        self.problem = ui.label().classes('text-error').mark('upload-problem')
         self.problem.set_visibility(False)
-        self.job_list = ui.column().classes('w-full gap-2')
+        self.recent = RecentImports(services, user)
         self.contacts = ContactList(services)
 
     async def start_import(self, event: events.UploadEventArguments) -> None:
@@ -98,9 +101,8 @@ class ImportView:
             input_files=[NewFile(role=FileRole.INPUT, filename=filename, stored=stored)],
         )
         self.problem.set_visibility(False)
-        with self.job_list:
-            self.jobs[job_id] = JobStatus(job_id, filename)
-        self.jobs[job_id].card.move(self.job_list, target_index=0)
+        for row in await self.services.threads.run(job_rows, self.services.engine, job_ids=[job_id]):
+            self.recent.show(row)
 
     def explain_rejection(self, event: events.GenericEventArguments) -> None:
         """The browser refused a file before uploading it (too large, or not a .csv file)."""
@@ -130,40 +132,11 @@ class ImportView:
         ui.notify(message, type='negative')
 
     async def show_changes(self, rows: dict[int, dict[str, Any]], _details: set[int]) -> None:
-        """Live updates: the jobs started here show their progress; a finished one refreshes the contacts."""
-        finished = False
-        for job_id, row in rows.items():
-            if job_id in self.jobs:
-                self.jobs[job_id].show(row)
-                finished = finished or row['status'] != Status.IN_PROGRESS
-        if finished:
+        """Live updates: the user's imports show their progress; a finished one refreshes the contacts."""
+        for row in sorted(rows.values(), key=lambda row: row['id']):
+            self.recent.show(row)
+        if any(row['category'] == Category.IMPORT and row['status'] != Status.IN_PROGRESS for row in rows.values()):
             await self.contacts.refresh()
-
-
-class JobStatus:
-    """One started import: a link to its detail page, its status and progress."""
-
-    def __init__(self, job_id: int, filename: str) -> None:
-        with ui.card().classes('w-full max-w-xl gap-1') as self.card:
-            with ui.row().classes('items-center gap-3 no-wrap w-full'):
-                ui.link(f'View job {job_id}', job_path(job_id)).mark(f'job-{job_id}')
-                ui.label(f'Import of {filename}').classes('text-grey-8 ellipsis')
-            with ui.row().classes('items-center gap-2'):
-                self.icon = StatusIcon(Status.IN_PROGRESS).props('aria-hidden=true')  # the label says it
-                self.status = ui.label(status_text(Status.IN_PROGRESS)).mark(f'job-{job_id}-status')
-                self.counts = ui.label().classes('text-caption text-grey-8')
-            self.bar = ui.linear_progress(value=0, show_value=False).props('instant-feedback')
-            self.error = ui.label().classes('text-negative')
-
-    def show(self, row: dict[str, Any]) -> None:
-        running = row['status'] == Status.IN_PROGRESS
-        done, total = row['progress_done'], row['progress_total']
-        self.status.text = status_text(row['status'])
-        self.icon.set_status(row['status'])
-        self.bar.set_visibility(running)
-        self.bar.value = done / total if total else 0
-        self.counts.text = f'{done:,} of {total:,}' if running and total else ''
-        self.error.text = row['error'] or ''
 
 
 class ContactList:

@@ -8,13 +8,14 @@ from nicegui import ui
 
 from app.pages.auth import CurrentUser
 from app.pages.components import JobGrid, LocalTime, StatusIcon
-from app.pages.display import JOBS_PATH, size_text, status_text
+from app.pages.display import JOBS_PATH, status_text
 from app.pages.layout import frame, not_found
 from app.pages.live import LiveUpdates
 from app.pages.params import parse_id
 from app.services import Services
 from app.storage import jobs as queries
 from app.storage.models import FileRole, Status, User
+from app.units import size_text
 
 FILE_SECTIONS = (
     (FileRole.INPUT, 'Input Files'),
@@ -77,8 +78,8 @@ class DetailView:
             _field('Job ID', str(detail['id']))
             _field('Job', detail['job'])
             _field('Job Description', detail['description'])
-            _time('Start', detail['started_at'])
-            _time('End', detail['ended_at'], empty='Still in progress')
+            _time('Start', detail['started_at'], relative=True)
+            _time('End', detail['ended_at'], empty='Still in progress', relative=True)
             with _field('Status'):
                 _status(detail['status'])
                 if detail['status'] == Status.IN_PROGRESS and detail['progress_total']:
@@ -91,12 +92,12 @@ class DetailView:
                     ui.link(detail['run_at'], detail['run_at'])
             if detail['status'] == Status.FAILED:
                 _time('Failed', detail['failed_at'])
-                _field('Error', detail['error'] or '').classes('text-negative')
+                _field('Error', detail['error'] or '').classes('text-error')
         self.error.clear()
         if detail['status'] == Status.FAILED:
             with self.error:
                 ui.label('This job failed; any results it produced before failing are kept and may be partial.') \
-                    .classes('text-caption text-grey-8')  # fmt: skip
+                    .classes('text-caption text-muted')  # fmt: skip
         self.files.clear()
         with self.files:
             for role, title in FILE_SECTIONS:
@@ -113,10 +114,10 @@ def _field(label: str, value: str | None = None) -> ui.element:
     return dd
 
 
-def _time(label: str, value: str | None, *, empty: str = '') -> None:
+def _time(label: str, value: str | None, *, empty: str = '', relative: bool = False) -> None:
     with _field(label):
         if value:
-            LocalTime(value)
+            LocalTime(value, relative=relative)
         else:
             ui.label(empty)
 
@@ -130,12 +131,12 @@ def _file_section(title: str, files: list[dict[str, Any]]) -> None:
     with ui.card().classes('file-section'):
         ui.html(f'<h2 class="text-subtitle1 text-weight-medium q-my-none">{title}</h2>', sanitize=False)
         if not files:
-            ui.label('None').classes('text-grey-7')
+            ui.label('None').classes('text-muted')
         for file in files:
             with ui.row().classes('items-center no-wrap gap-2 w-full'):
-                ui.icon('description').classes('text-grey-7')
+                ui.icon('description').classes('text-muted')
                 ui.label(file['filename']).classes('ellipsis')
-                ui.label(size_text(file['size'])).classes('text-caption text-grey-8')
+                ui.label(size_text(file['size'])).classes('text-caption text-muted')
                 # A plain link styled as a button: the download works without a websocket round trip.
                 label = f'Download {file["filename"]}'
                 button = ui.button(icon='download').props('flat round dense role=button').tooltip(label)

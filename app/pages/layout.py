@@ -10,17 +10,20 @@ from nicegui import ui
 
 from app.pages.auth import log_out
 from app.pages.components import ThemeToggle
-from app.pages.display import IMPORTS_PATH, JOBS_PATH, LOGIN_PATH, TASKS_PATH
+from app.pages.display import IMPORTS_PATH, JOBS_PATH, LOGIN_PATH, OVERVIEW_PATH, TASKS_PATH
+from app.pages.finish_notices import FinishNotices
 from app.services import Services
 from app.storage.models import User
 
 APP_NAME = 'Job Management'
+PRIMARY = '#1565c0'  # white text on it is readable (contrast 5.7:1); NiceGUI's default blue is not
 
 
 @contextmanager
 def frame(title: str, user: User, services: Services) -> Iterator[None]:
     """Header, drawer and a content column with ``title`` as the page heading (an ``h1``)."""
     ui.page_title(title if title == APP_NAME else f'{title} · {APP_NAME}')
+    ui.colors(primary=PRIMARY)
     request = ui.context.client.request
     current = request.url.path if request is not None else ''
     with ui.left_drawer(bordered=True).classes('app-drawer q-pa-none').props('width=260 breakpoint=1300') as drawer:
@@ -28,10 +31,11 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
     with ui.header(elevated=True).classes('items-center justify-between q-px-md q-py-sm'):
         with ui.row().classes('items-center no-wrap gap-1'):
             ui.button(icon='menu', on_click=drawer.toggle).props('flat round dense color=white aria-label="Menu"')
-            ui.label(APP_NAME).classes('text-subtitle1 text-weight-medium')
+            ui.label(APP_NAME).classes('text-subtitle1 text-weight-medium gt-xs')  # a phone needs the room
         with ui.row().classes('items-center no-wrap gap-2'):
+            FinishNotices(services, user)  # its button switches the browser's notifications on
             ThemeToggle()
-            ui.icon('account_circle')
+            ui.icon('account_circle').classes('gt-xs')
             ui.label(user.username).mark('username').classes('text-body2')
             ui.button('Log out', on_click=lambda: _log_out(services)).props('flat dense color=white no-caps')
     with ui.column().classes('w-full gap-3'):
@@ -48,17 +52,17 @@ def not_found(user: User, services: Services, *, heading: str = 'Page not found'
 
 
 def _navigation(user: User, current: str) -> None:
-    entries = [(JOBS_PATH, 'Job Management', 'work_history')]
+    entries = [(OVERVIEW_PATH, 'Overview', 'insights'), (JOBS_PATH, 'Job Management', 'work_history')]
     if user.is_admin:
         entries.append((TASKS_PATH, 'System Tasks', 'build'))
     targets = [IMPORTS_PATH, *(target for target, _, _ in entries)]
     # The entry of the current page: the longest target the path starts with (a job's page is Job Management's).
     active = max((t for t in targets if current == t or current.startswith(t + '/')), key=len, default='')
-    with ui.list().classes('w-full q-pt-sm'):
+    with ui.element('nav').classes('w-full q-pt-sm').props('aria-label="Main"'):
         _link('Imports', IMPORTS_PATH, 'upload_file', active)
-        ui.item_label('Settings').props('header').classes('text-weight-bold q-pb-xs')
+        ui.label('Settings').classes('drawer-heading text-weight-bold')
         with ui.column().classes('q-pl-md gap-0 w-full'):
-            ui.item_label('Application Maintenance').props('header').classes('q-py-xs')
+            ui.label('Application Maintenance').classes('drawer-heading')
             with ui.column().classes('q-pl-md gap-0 w-full'):
                 for target, text, icon in entries:
                     _link(text, target, icon, active)

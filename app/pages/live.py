@@ -63,6 +63,8 @@ class LiveUpdates:
         if isinstance(change, JobChanged):
             self._rows[change.job_id] = change.row
         elif isinstance(change, DetailChanged):
+            if self._job_id is None:  # only a detail page shows subtasks and files: no flush window for the rest
+                return
             self._details.add(change.job_id)
         self._schedule()
 

@@ -17,6 +17,7 @@ from nicegui import app, ui
 
 from app.pages.auth import COMPLETE_LOGIN_PATH, safe_redirect
 from app.pages.display import LOGIN_PATH
+from app.pages.layout import PRIMARY
 from app.pages.throttle import LoginThrottle
 from app.services import Services
 from app.storage.users import authenticate, issue_login_ticket, redeem_login_ticket, start_session
@@ -60,6 +61,7 @@ def register(services: Services) -> None:
             password.set_value('')
 
         ui.page_title('Log in · Job Management')
+        ui.colors(primary=PRIMARY)
         with ui.card().classes('absolute-center w-80 gap-3'):
             ui.html('<h1 class="text-h5 q-my-none">Job Management</h1>', sanitize=False)
             username = ui.input('Username').props('autofocus autocomplete=username').classes('w-full')

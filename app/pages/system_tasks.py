@@ -57,7 +57,7 @@ def register(services: Services) -> None:
 
         with frame('System Tasks', user, services):
             ui.label('Scheduled runs are run by the user "system". Times are shown in your local time.') \
-                .classes('text-body2 text-grey-8')  # fmt: skip
+                .classes('text-body2 text-muted')  # fmt: skip
             rows = {task.key: TaskRow(task, services.schedules.get(task.key, ''), run_now) for task in tasks}
         by_name = {task.name: task.key for task in tasks}
 
@@ -92,12 +92,18 @@ class TaskRow:
                 with ui.column().classes('gap-1 task-summary'):
                     ui.html(f'<h2 class="text-subtitle1 text-weight-medium q-my-none">{html.escape(task.name)}</h2>',
                             sanitize=False)  # fmt: skip
-                    ui.label(task.summary).classes('text-body2 text-grey-8')
+                    ui.label(task.summary).classes('text-body2 text-muted')
                 with _cell('Schedule'):
                     ui.label(describe_schedule(cron)).tooltip(f'cron: {cron}' if cron.strip() else 'No cron set')
+                    # A fixed time of day in the viewer's zone too, read off the next run ("= 03:00 CET").
+                    self.local_schedule_shown = _at_fixed_time(cron)
+                    with ui.row().classes('items-center gap-1 text-caption text-muted') as local:
+                        ui.label('=')
+                        self.local_schedule = LocalTime(None, clock=True)
+                    local.set_visibility(self.local_schedule_shown)
                 with _cell('Next run'):
-                    self.next_run = LocalTime(None)
-                    self.not_scheduled = ui.label('Not scheduled').classes('text-grey-7')
+                    self.next_run = LocalTime(None, relative=True)
+                    self.not_scheduled = ui.label('Not scheduled').classes('text-muted')
                 with _cell('Last run'):
                     self.last_run = ui.row().classes('items-center gap-x-2 gap-y-0')
                 self.button = ui.button('Run now', icon='play_arrow', on_click=lambda: run_now(task)).props('no-caps')
@@ -110,12 +116,12 @@ class TaskRow:
         self.last_run.clear()
         with self.last_run:
             if row is None:
-                ui.label('Never').classes('text-grey-7')
+                ui.label('Never').classes('text-muted')
                 return
             self._last_id = row['id']
             StatusIcon(row['status'])
             ui.link(f'Job {row["id"]}', job_path(row['id'])).classes('whitespace-nowrap')
-            LocalTime(row['ended_at'] or row['started_at']).classes('text-caption text-grey-8 basis-full')
+            LocalTime(row['ended_at'] or row['started_at'], relative=True).classes('text-caption text-muted basis-full')
 
     def show_running(self, running: bool) -> None:
         if running == self._running:
@@ -130,13 +136,15 @@ class TaskRow:
             return
         self._next_run = when
         self.next_run.set_value(when.isoformat() if when is not None else None)
+        if self.local_schedule_shown:
+            self.local_schedule.set_value(when.isoformat() if when is not None else None)
         self.not_scheduled.set_visibility(when is None)
 
 
 def _cell(caption: str) -> ui.column:
     column = ui.column().classes('gap-0 task-field')
     with column:
-        ui.label(caption).classes('text-caption text-weight-medium text-grey-7')
+        ui.label(caption).classes('text-caption text-weight-medium text-muted')
     return column
 
 
@@ -158,6 +166,12 @@ def describe_schedule(cron: str) -> str:
         if minute.isdigit() and hour == day == month == weekday == '*':
             return f'Hourly at minute {minute}'
     return f'cron "{cron}" (UTC)'
+
+
+def _at_fixed_time(cron: str) -> bool:
+    """Whether a crontab line fires at one time of day (a digit minute and hour)."""
+    fields = cron.split()
+    return len(fields) == 5 and fields[0].isdigit() and fields[1].isdigit()
 
 
 def _weekday(field: str) -> str | None:

@@ -60,3 +60,10 @@ async def test_openapi_describes_every_api_route_for_logged_in_users(people: dic
     parameters = {p['name'] for p in spec['paths']['/api/jobs']['get']['parameters']}
     assert {'category', 'status', 'job', 'run_by', 'since', 'until', 'q', 'offset', 'limit', 'sort'} <= parameters
     assert '422' in spec['paths']['/api/jobs']['get']['responses']
+
+
+async def test_a_file_link_one_may_not_follow_shows_the_not_found_page_in_a_browser(people: dict[str, User]) -> None:
+    browser = await people['ann'].http_client.get('/files/424242', headers={'Accept': 'text/html,*/*;q=0.8'})
+    assert browser.status_code == 404 and 'Page not found' in browser.text
+    script = await people['ann'].http_client.get('/files/424242')
+    assert script.status_code == 404 and script.json()['error'] == 'Not found'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -125,3 +126,31 @@ async def test_anonymous_visitor_is_sent_to_login(user: User) -> None:
 )
 def test_display_name_is_safe(raw: str | None, shown: str) -> None:
     assert display_name(raw) == shown
+
+
+async def test_several_files_at_once_and_the_list_survives_leaving_the_page(user: User, services: Services) -> None:
+    add_user(services, 'dora')
+    add_user(services, 'eve')
+    await log_in(user, 'dora', 'dora-password')
+    await user.open('/imports')
+    await user.should_see('None yet')
+    element = user.find(ui.upload).elements.pop()
+    assert isinstance(element, ui.upload)
+    await element.handle_uploads([ui.upload.SmallFileUpload(f'{name}.csv', 'text/csv', EXAMPLE_CSV)
+                                  for name in ('north', 'south')])  # fmt: skip
+    for _ in range(50):  # each upload is handled on its own
+        if len(job_ids(services)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    first, second = sorted(job_id for job_id in job_ids(services) if job_id is not None)
+    await services.jobs.wait_idle()
+    await user.open('/settings/maintenance/jobs')
+    await user.open('/imports')  # back again: the imports come from the database, newest first
+    shown = [link.text for link in user.find(ui.link).elements if link.text.startswith('View job')]
+    assert shown == [f'View job {second}', f'View job {first}']
+    await user.should_not_see('None yet')
+    user.find('Log out').click()
+    await log_in(user, 'eve', 'eve-password')
+    await user.open('/imports')
+    await user.should_see('None yet')  # dora's imports are hers
+    await user.should_not_see(f'View job {first}')

@@ -1,11 +1,11 @@
 // The JobGrid element (app/pages/components/job_grid.py): AG Grid with the job column types, and, for the job
 // lists, the infinite row model fed page by page by the list API and updated in place by pushed rows.
 import * as AgGrid from "nicegui-aggrid";
-import { columnTypes } from "job-management";
+import { Rows, columnTypes } from "job-management";
 
 const FETCH_RETRIES = 5;
 const RETRY_DELAY_MS = 1000;
-const REFRESH_INTERVAL_MS = 1000;
+const REFRESH_INTERVAL_MS = 100;
 let modulesRegistered = false;
 
 const isLink = (target) => target instanceof Element && target.closest("a[href]") !== null;
@@ -18,8 +18,11 @@ const THEME = AgGrid.themeQuartz.withPart(AgGrid.colorSchemeVariable).withParams
 export default {
   template: `
     <div class="job-grid-host">
+      <button v-if="heldCount" type="button" class="job-grid-new" @click="showNew">
+        {{ heldCount === 1 ? "1 new job" : heldCount + " new jobs" }}
+      </button>
       <div ref="grid" class="job-grid-body"></div>
-      <div v-if="empty" class="job-grid-empty text-grey-7">
+      <div v-if="empty" class="job-grid-empty text-muted">
         <div class="text-subtitle1">{{ filtered ? emptyFilteredText : emptyText }}</div>
         <button v-if="filtered" type="button" class="job-grid-clear" @click="$emit('clear_filters')">Clear filters</button>
       </div>
@@ -35,9 +38,10 @@ export default {
     emptyFilteredText: String,
     narrowHidden: Array, // columns hidden on a phone-sized screen
     fillViewport: Boolean, // grow to the bottom of the window, so the page itself never scrolls
+    firstPage: Object, // the list's first page, read by the server while it built the page (or null)
   },
   data() {
-    return { empty: false, currentFilters: { ...(this.filters || {}) } };
+    return { empty: false, heldCount: 0, currentFilters: { ...(this.filters || {}) } };
   },
   computed: {
     filtered() {
@@ -49,7 +53,9 @@ export default {
       AgGrid.ModuleRegistry.registerModules([AgGrid.AllCommunityModule]);
       modulesRegistered = true;
     }
-    this.maxId = 0; // the newest job seen: a pushed row newer than it is a new job, not yet in the cache
+    this.rows = new Rows();
+    this.sort = "-started_at";
+    this.unplaced = 0; // new jobs whose place only the server knows, waiting for the reader to come back up
     this.fetches = new Set(); // page fetches in flight, each with the rows pushed since it started
     this.refreshPending = false;
     this.lastRefresh = 0;
@@ -83,15 +89,27 @@ export default {
         columnTypes: columnTypes(this.statuses, this.routes, () => this.narrow),
         // Keys on a link in a cell belong to the link (Enter opens it, Tab moves on), not to the grid's navigation.
         defaultColDef: { ...this.options.defaultColDef, suppressKeyboardEvent: (params) => isLink(params.event.target) },
+        // Tab goes from link to link (Job ID, details) in row order: rows and headers are not stops of their own.
+        processRowPostCreate: (params) => params.eRow.setAttribute("tabindex", "-1"),
         getRowId: (params) => String(params.data.id ?? params.data.name),
       };
       if (options.rowModelType === "infinite") {
         options.datasource = this.datasource();
-        options.onSortChanged = () => this.$emit("sort", this.sortKey());
+        options.onSortChanged = () => {
+          this.forget();
+          this.$emit("sort", this.sortKey());
+        };
+        options.onBodyScroll = () => this.onScroll();
       }
       this.api?.destroy();
       this.api = AgGrid.createGrid(this.$refs.grid, options);
       this.fitWidth();
+      this.untab();
+      this.api.addEventListener("displayedColumnsChanged", () => this.untab());
+    },
+    // Neither are headers nor the grid's own "tab guards" Tab stops: with cell focus off, they lead nowhere.
+    untab() {
+      for (const stop of this.$el.querySelectorAll(".ag-header-row, .ag-tab-guard")) stop.setAttribute("tabindex", "-1");
     },
     // One scrollbar: the grid ends at the bottom of the window and scrolls its rows itself.
     fillHeight() {
@@ -132,60 +150,110 @@ export default {
           const sort = params.sortModel.length
             ? (params.sortModel[0].sort === "desc" ? "-" : "") + params.sortModel[0].colId
             : "-started_at";
-          const limit = params.endRow - params.startRow;
-          const query = new URLSearchParams({ offset: params.startRow, limit, sort });
-          if (this.category) query.set("category", this.category);
-          for (const [name, value] of Object.entries(this.currentFilters)) if (value) query.set(name, value);
-          // A page fetched while changes were being pushed may be older than those changes: the pushed rows win.
-          const request = { pushed: new Map() };
-          this.fetches.add(request);
-          const attempt = (retriesLeft) =>
-            fetch(`${this.routes.api_jobs}?${query}`, { credentials: "same-origin" })
-              .then((response) => {
-                if (response.status === 401) window.location.href = this.routes.login;
-                if (!response.ok) throw new Error(`HTTP ${response.status}`);
-                return response.json();
-              })
-              .then((page) => {
-                for (const row of page.rows) this.maxId = Math.max(this.maxId, row.id);
-                // A text search counts only so far ahead: then the end is unknown until a page comes back short.
-                const ended = page.rows.length < limit;
-                const lastRow =
-                  page.total_is_exact === false ? (ended ? params.startRow + page.rows.length : -1) : page.total;
-                this.fetches.delete(request);
-                params.successCallback(
-                  page.rows.map((row) => request.pushed.get(row.id) || row),
-                  lastRow,
-                );
-                if (params.startRow === 0) this.empty = page.total === 0;
-              })
-              .catch(() => {
-                // A busy or restarting server: try again shortly rather than leave the rows "Loading..." for good.
-                if (retriesLeft > 0) setTimeout(() => attempt(retriesLeft - 1), RETRY_DELAY_MS);
-                else {
-                  this.fetches.delete(request);
-                  params.failCallback();
-                }
-              });
-          attempt(FETCH_RETRIES);
+          this.sort = sort;
+          if (params.startRow === 0 && this.firstPage && !this.firstPageUsed) {
+            this.firstPageUsed = true; // sent with the page itself: the first rows need no request of their own
+            this.deliver(params, this.firstPage, new Map());
+            return;
+          }
+          const mirrored = this.rows.slice(params.startRow, params.endRow);
+          if (mirrored) {
+            // Pages already known (a new job was put at the top): no round trip.
+            params.successCallback(mirrored, this.rows.lastRow);
+            return;
+          }
+          this.fetchPage(params, sort, FETCH_RETRIES);
         },
       };
     },
-    // Pushed rows: loaded ones change in place; a job newer than any seen reloads the cached blocks,
-    // which keeps the scroll position and the sort.
+    fetchPage(params, sort, retriesLeft) {
+      const limit = params.endRow - params.startRow;
+      // Jobs held back at the top (the reader is scrolled down) are on the server's first page already.
+      const offset = params.startRow + this.rows.held.length;
+      const query = new URLSearchParams({ offset, limit, sort });
+      if (this.category) query.set("category", this.category);
+      for (const [name, value] of Object.entries(this.currentFilters)) if (value) query.set(name, value);
+      // A page fetched while changes were being pushed may be older than those changes: the pushed rows win.
+      const request = { pushed: new Map(), shifts: this.rows.shifts };
+      this.fetches.add(request);
+      fetch(`${this.routes.api_jobs}?${query}`, { credentials: "same-origin" })
+        .then((response) => {
+          if (response.status === 401) window.location.href = this.routes.login;
+          if (!response.ok) throw new Error(`HTTP ${response.status}`);
+          return response.json();
+        })
+        .then((page) => {
+          this.fetches.delete(request);
+          if (request.shifts !== this.rows.shifts) {
+            this.fetchPage(params, sort, retriesLeft); // rows were put at the top meanwhile: its indexes moved
+            return;
+          }
+          this.deliver(params, page, request.pushed);
+        })
+        .catch(() => {
+          this.fetches.delete(request);
+          // A busy or restarting server: try again shortly rather than leave the rows "Loading..." for good.
+          if (retriesLeft > 0) setTimeout(() => this.fetchPage(params, sort, retriesLeft - 1), RETRY_DELAY_MS);
+          else params.failCallback();
+        });
+    },
+    // A page of the list for the grid; rows pushed while it was on its way win over their copies in it.
+    deliver(params, page, pushed) {
+      const limit = params.endRow - params.startRow;
+      // A text search counts only so far ahead: then the end is unknown until a page comes back short.
+      const ended = page.rows.length < limit;
+      const total = page.total - this.rows.held.length;
+      const lastRow = page.total_is_exact === false ? (ended ? params.startRow + page.rows.length : -1) : total;
+      const rows = page.rows.map((row) => pushed.get(row.id) || row);
+      this.rows.received(params.startRow, rows, lastRow);
+      params.successCallback(rows, lastRow);
+      if (params.startRow === 0) this.empty = total === 0;
+    },
+    // Pushed rows: loaded ones change in place; a new job goes to the top from the pushed row when the list is
+    // newest first (or is held back, with a notice, while the reader is scrolled down, so the rows in view stay
+    // put); only a new job whose place is unknown (another sort) makes the grid ask the server again.
     apply(rows) {
       if (!this.api) return;
       for (const request of this.fetches) for (const row of rows) request.pushed.set(row.id, row);
-      let newJob = false;
-      for (const row of rows) {
+      let unplaced = false;
+      for (const row of [...rows].sort((a, b) => a.id - b.id)) {
+        const known = this.rows.update(row);
         const node = this.api.getRowNode(String(row.id));
         if (node) node.setData(row);
-        else if (row.id > this.maxId) newJob = true;
+        if (known || node || row.id <= this.rows.maxId) continue;
+        const place = this.rows.placeOf(row, this.sort, this.currentFilters);
+        if (place === "top") this.rows.hold(row);
+        else if (place === "elsewhere") unplaced = true;
       }
-      if (newJob) this.refreshSoon();
+      const atTop = this.atTop();
+      if (unplaced && atTop) this.refreshSoon();
+      else if (unplaced) this.unplaced += 1; // somewhere in the list: the notice takes the reader there
+      if (this.rows.held.length && atTop) this.showHeld();
+      this.heldCount = this.rows.held.length + this.unplaced;
     },
-    // New jobs reload the cached blocks at once, then at most once a second while they keep coming: during a
-    // burst every reload would fetch the same pages again. Changes to loaded rows are never delayed.
+    atTop() {
+      return this.api.getVerticalPixelRange().top < 8;
+    },
+    // Put the held-back new jobs at the top; the grid reads the pages from the mirror.
+    showHeld() {
+      this.heldCount = this.unplaced;
+      if (!this.rows.showHeld()) return;
+      this.empty = false;
+      this.api.refreshInfiniteCache();
+    },
+    // The "N new jobs" notice: show them and go to the top.
+    showNew() {
+      const unplaced = this.unplaced > 0;
+      this.unplaced = 0;
+      this.showHeld();
+      if (unplaced) this.refreshSoon();
+      this.api.ensureIndexVisible(0, "top");
+    },
+    onScroll() {
+      if (this.heldCount && this.atTop()) this.showNew();
+    },
+    // A new job whose place only the server knows: the cached pages are fetched again, at most every 100 ms
+    // during a burst. Changes to loaded rows are never delayed.
     refreshSoon() {
       if (this.refreshPending) return;
       this.refreshPending = true;
@@ -193,6 +261,7 @@ export default {
       setTimeout(() => {
         this.refreshPending = false;
         this.lastRefresh = Date.now();
+        this.rows.reset(); // the list changed in ways only the server knows: the mirror is not it any more
         this.api.refreshInfiniteCache();
       }, wait);
     },
@@ -200,11 +269,19 @@ export default {
     set_filters(filters) {
       this.currentFilters = { ...filters };
       this.empty = false;
+      this.forget();
       this.api.purgeInfiniteCache();
     },
     // Changes may have been missed (the server's cross-node relay reconnected): fetch the cached blocks again.
     resync() {
+      this.forget();
       this.api.refreshInfiniteCache();
+    },
+    // The list changes wholesale (sort, filters, a resync): what the mirror holds is no longer the list.
+    forget() {
+      this.rows.reset();
+      this.unplaced = 0;
+      this.heldCount = 0;
     },
   },
 };

@@ -34,6 +34,11 @@ SUBTASK_COLUMNS: list[dict[str, Any]] = [
 PAGE_SIZE = 100
 
 
+def valid_sort(sort: str) -> str:
+    """``sort`` if it names a sortable column (a ``-`` prefix for descending), else the default (newest first)."""
+    return sort if sort.removeprefix('-') in SORTABLE else DEFAULT_SORT
+
+
 class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'}):
     """A grid of jobs (``category`` given: rows fetched page by page from the list API with ``filters``) or of
     subtasks (``rows``). Status looks and routes come from app.pages.display as props."""
@@ -52,10 +57,11 @@ class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'})
 
     @classmethod
     def jobs(cls, category: str | None, filters: dict[str, str], *, sort: str = DEFAULT_SORT,
-             on_clear_filters: Callable[[], Any], on_sort: Callable[[str], Any]) -> JobGrid:  # fmt: skip
-        """A job list sorted by ``sort`` (newest first by default; any column, in SQL), loaded page by page."""
-        if sort.removeprefix('-') not in SORTABLE:
-            sort = DEFAULT_SORT
+             first_page: dict[str, Any] | None = None, on_clear_filters: Callable[[], Any],
+             on_sort: Callable[[str], Any]) -> JobGrid:  # fmt: skip
+        """A job list sorted by ``sort`` (newest first by default; any column, in SQL), loaded page by page;
+        ``first_page`` (the list API's answer for offset 0) spares the browser its first request."""
+        sort = valid_sort(sort)
         field, direction = sort.removeprefix('-'), 'desc' if sort.startswith('-') else 'asc'
         columns = [{**column, 'sort': direction} if column.get('field') == field else column for column in JOB_COLUMNS]
         options = {
@@ -75,6 +81,7 @@ class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'})
         grid = cls(options, category=category, filters=filters, on_clear_filters=on_clear_filters)
         grid._props['narrow-hidden'] = NARROW_HIDDEN
         grid._props['fill-viewport'] = True
+        grid._props['first-page'] = first_page
         grid.on('sort', lambda event: on_sort(event.args or DEFAULT_SORT))
         return grid
 
@@ -89,7 +96,9 @@ class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'})
             'suppressCellFocus': True,
             'overlayNoRowsTemplate': 'No subtasks have started yet',
         }
-        return cls(options)
+        grid = cls(options)
+        grid._props['narrow-hidden'] = ['updated_at']  # on a phone: the step, its status and its message
+        return grid
 
     def apply(self, rows: list[dict[str, Any]]) -> None:
         """Show pushed job rows: loaded rows change in place, a new job reloads the cached pages."""

@@ -7,13 +7,15 @@ const TICK_MS = 15000;
 export default {
   template: `<span class="local-time"><time :datetime="value" :title="utc">{{ text }}</time><span
     v-if="relative && value" class="local-time-relative"> ({{ ago }})</span></span>`,
-  props: { value: String, relative: Boolean },
+  props: { value: String, relative: Boolean, clock: Boolean },
   data() {
     return { now: Date.now() };
   },
   computed: {
     text() {
-      return this.value ? `${formatTime(this.value)} ${zoneName(this.value)}` : "";
+      if (!this.value) return "";
+      const shown = this.clock ? formatTime(this.value).slice(11, 16) : formatTime(this.value);
+      return `${shown} ${zoneName(this.value)}`;
     },
     utc() {
       return utcTime(this.value);

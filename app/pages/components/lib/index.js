@@ -132,3 +132,4 @@ export function columnTypes(statuses, routes, compact = () => false) {
     },
   };
 }
+export { Rows, matches } from "./rows.js";
