@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEV_STAMP := $(VENV)/.dev-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: help run test test-fast check fmt bench chromium clean
+.PHONY: help run test test-fast check fmt bench screenshots chromium clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ fmt: $(DEV_STAMP) ## format and auto-fix with ruff
 
 bench: $(DEV_STAMP) chromium ## run the benchmarks under bench/ and print their figures
 	$(BIN)/python -m bench
+
+screenshots: $(DEV_STAMP) chromium ## every page at desktop and phone size, light and dark, into ./screenshots
+	$(BIN)/python -m tests.screens
 
 clean: ## remove the virtualenv and caches (keeps ./data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -23,13 +23,14 @@ from typing import Any
 import sqlalchemy as sa
 from playwright.sync_api import Browser, sync_playwright
 
-from bench import api, browser, cluster, imports, plans, push, throughput
+from bench import api, browser, cluster, imports, overview, plans, push, rows, throughput
 from bench.report import RESULTS, Figure, describe_machine, machine, markdown_table, table, write_json
 from bench.seed import seed
 from bench.server import ADMIN, Server, launch_browser, start_server
 
 POSTGRES_URL = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
-PARTS = ('api', 'browser', 'push', 'throughput', 'import', 'cluster')
+IDLE_TARGET_MB = 90.0
+PARTS = ('api', 'overview', 'browser', 'push', 'throughput', 'import', 'cluster')
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Config:
     warmups: int
     browser_runs: int
     tabs: int
+    new_row_tabs: int
     push_rate: float
     push_seconds: float
     throughput_jobs: int
@@ -66,6 +68,7 @@ def parse_config(argv: list[str] | None) -> Config:
     parser.add_argument('--warmups', type=int, default=2 if quick else 3, help='untimed requests before those')
     parser.add_argument('--browser-runs', type=int, default=3 if quick else 5)
     parser.add_argument('--tabs', type=int, default=20)
+    parser.add_argument('--new-row-tabs', type=int, default=5, help='tabs watching new jobs arrive')
     parser.add_argument('--push-rate', type=float, default=50.0, help='job changes per second')
     parser.add_argument('--push-seconds', type=float, default=4.0 if quick else 10.0)
     parser.add_argument('--throughput-jobs', type=int, default=300 if quick else 3000)
@@ -88,6 +91,7 @@ def parse_config(argv: list[str] | None) -> Config:
         warmups=args.warmups,
         browser_runs=args.browser_runs,
         tabs=args.tabs,
+        new_row_tabs=args.new_row_tabs,
         push_rate=args.push_rate,
         push_seconds=args.push_seconds,
         throughput_jobs=args.throughput_jobs,
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if config.parts - {'cluster'}:  # the cluster part runs on PostgreSQL only
                     bench_sqlite(run, chromium, workdir)
-                if config.postgres and config.parts & {'api', 'cluster'}:
+                if config.postgres and config.parts & {'api', 'overview', 'cluster'}:
                     bench_postgres(run, chromium, workdir)
                 else:
                     run.notes.append('PostgreSQL skipped (--no-postgres).')
@@ -160,16 +164,24 @@ def bench_sqlite(run: Run, chromium: Browser, workdir: Path) -> None:
     url = f'sqlite:///{data_dir / "jobs.db"}'
     run.measure(f'SQLite: seeding {config.jobs:,} jobs', lambda: seed_figures(run, url, 'SQLite'))
     with running_server(run, chromium, data_dir) as server:
+        run.figures.append(idle_memory(run, server))
         if 'api' in config.parts:
             run.measure(
                 f'SQLite: GET /api/jobs at {config.jobs:,} jobs', lambda: api_figures(run, server, url, 'SQLite')
             )
+        if 'overview' in config.parts:
+            run.measure('SQLite: Overview and export', lambda: overview_figures(run, server, 'SQLite'))
         if 'browser' in config.parts:
             run.measure(
                 'Browser: first rows on Job Management',
                 lambda: browser.measure_first_rows(chromium, server, runs=config.browser_runs, log=run.log),
             )
         if 'push' in config.parts:
+            run.measure(
+                f'New rows in {config.new_row_tabs} tabs',
+                lambda: rows.measure_new_rows(chromium, server, tabs=config.new_row_tabs, count=10, log=run.log),
+            )
+            run.measure('A lone change in one tab', lambda: rows.measure_lone_change(chromium, server, log=run.log))
             run.measure(
                 f'Memory and push latency with {config.tabs} tabs',
                 lambda: push.measure_tabs_and_push(
@@ -216,6 +228,8 @@ def bench_postgres(run: Run, chromium: Browser, workdir: Path) -> None:
                     f'PostgreSQL: GET /api/jobs at {config.jobs:,} jobs',
                     lambda: api_figures(run, server, url, 'PostgreSQL'),
                 )
+            if 'overview' in config.parts:
+                run.measure('PostgreSQL: Overview and export', lambda: overview_figures(run, server, 'PostgreSQL'))
             if 'cluster' in config.parts:
                 run.measure(
                     f'PostgreSQL: {config.workers + 1} processes running jobs',
@@ -253,6 +267,23 @@ def seed_figures(run: Run, url: str, backend: str) -> list[Figure]:
     run.log(f'  {timings["jobs_per_second"]:,.0f} jobs/s ({timings["seed_seconds"]:.1f} s)')
     return [Figure(f'Seed {backend}: jobs (2 subtasks each) inserted', timings['jobs_per_second'], 'jobs/s',
                    details=timings)]  # fmt: skip
+
+
+def idle_memory(run: Run, server: Server) -> Figure:
+    """The server's resident size once started and logged into, before any page is open."""
+    time.sleep(2)
+    rss = server.rss_kb() / 1024
+    run.log(f'  server RSS idle: {rss:.0f} MB')
+    return Figure('Server memory idle, SQLite (RSS after start and one login, no tab open)', rss, 'MB',
+                  IDLE_TARGET_MB)  # fmt: skip
+
+
+def overview_figures(run: Run, server: Server, backend: str) -> list[Figure]:
+    config = run.config
+    figures = overview.measure_stats(
+        server, backend=backend, requests=config.requests, warmups=config.warmups, log=run.log
+    )
+    return figures + overview.measure_export(server, backend=backend, log=run.log)
 
 
 def api_figures(run: Run, server: Server, url: str, backend: str) -> list[Figure]:

@@ -140,6 +140,23 @@ def _register_routes() -> None:
         await services.jobs.wait_idle(timeout=60.0)
         return {'first_id': ids[0], 'last_id': ids[-1]}
 
+    @app.post('/_bench/launch')
+    async def launch(request: Request) -> dict[str, Any]:
+        """Launch ``count`` no-op jobs back to back (``gap`` seconds apart), as "Run now" clicks would; returns each
+        job's id and the wall clock time its launch began."""
+        services, user, body = await context(request)
+        assert user.id is not None
+        launches: list[tuple[int, float]] = []
+        for number in range(int(body['count'])):
+            began = time.time()
+            job_id = await services.jobs.launch(
+                NOOP, description=f'Bench launch {number}', run_by_id=user.id, run_at=JOBS_PATH, params={}
+            )
+            launches.append((job_id, began))
+            await asyncio.sleep(float(body.get('gap', 0.0)))
+        await services.jobs.wait_idle(timeout=60.0)
+        return {'launches': launches}
+
     @app.post('/_bench/import')
     async def launch_import(request: Request) -> dict[str, Any]:
         """Store a CSV from the local disk as an upload would, then launch the real Contacts Import on it."""

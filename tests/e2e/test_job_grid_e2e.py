@@ -160,7 +160,7 @@ def test_filters_narrow_the_grid_and_live_in_the_url(page: Page, server: Server)
 
 def test_change_pushed_while_a_slow_page_fetch_is_in_flight_is_not_undone(page: Page, server: Server) -> None:
     user = server.add_user('hank')
-    log_in(page, server, *user, path=JOBS)
+    log_in(page, server, *user, path=f'{JOBS}?sort=id')  # oldest first: a new job's place is asked of the server
     first = launch(page, server)
     expect(row(page, first).get_by_role('img', name='Completed')).to_be_visible()
     # A slow network or busy server: /api/jobs answers are read at once but arrive 2 s later.
@@ -176,7 +176,7 @@ def test_change_pushed_while_a_slow_page_fetch_is_in_flight_is_not_undone(page: 
             }, 2000)));
         };
     }""")
-    second = launch(page, server, delay=5)  # a new job: the grid fetches its first page again
+    second = launch(page, server, delay=5)  # a new job at the end: the grid fetches its pages again
     page.wait_for_function('window.__fetches.started > 0')
     page.wait_for_timeout(300)  # the server has answered with the first job still Completed
     assert page.request.post(f'{server.url}/_test/fail/{first}').ok
@@ -185,3 +185,113 @@ def test_change_pushed_while_a_slow_page_fetch_is_in_flight_is_not_undone(page: 
     expect(row(page, second)).to_be_visible()
     expect(row(page, first).get_by_role('img', name='Failed')).to_be_visible()
     expect(row(page, first).get_by_role('img', name='Completed')).to_have_count(0)
+
+
+def count_list_fetches(page: Page) -> None:
+    """Count the grid's requests for job pages from now on (window.__listFetches)."""
+    page.evaluate("""() => {
+        window.__listFetches = 0;
+        const fetch = window.fetch;
+        window.fetch = (url, options) => {
+            if (String(url).startsWith('/api/jobs?')) window.__listFetches += 1;
+            return fetch(url, options);
+        };
+    }""")
+
+
+def test_new_jobs_go_to_the_top_from_the_push_without_asking_the_server(page: Page, server: Server) -> None:
+    user = server.add_user('iris')
+    log_in(page, server, *user, path=f'{JOBS}?status=failed')
+    expect(page.get_by_text('No jobs match these filters')).to_be_visible()
+    count_list_fetches(page)
+    ok = launch(page, server)
+    broken = launch(page, server, delay=0.3, fail_at=1)
+    expect(row(page, broken).get_by_role('img', name='Failed')).to_be_visible()  # shown once it matches
+    expect(page.get_by_text('No jobs match these filters')).to_have_count(0)
+    page.get_by_role('button', name='Clear filters').first.click()
+    expect(row(page, ok)).to_be_visible()
+    count_list_fetches(page)
+    newest = [launch(page, server, delay=0.2) for _ in range(3)]
+    for job_id in newest:
+        expect(row(page, job_id).get_by_role('img', name='Completed')).to_be_visible()
+    first_row = page.locator('.ag-row[row-index="0"]').locator('visible=true')
+    expect(first_row).to_have_attribute('row-id', str(newest[-1]))
+    assert page.evaluate('window.__listFetches') == 0  # placed from the pushed rows alone
+
+
+def test_a_scrolled_reader_keeps_their_place_and_is_told_of_new_jobs(page: Page, server: Server) -> None:
+    user = server.add_user('jack')
+    log_in(page, server, *user)
+    assert page.request.post(f'{server.url}/_test/seed?count=300').ok
+    page.goto(f'{server.url}{JOBS}')
+    viewport = page.locator('.ag-body-viewport').locator('visible=true')
+    expect(page.locator('.ag-row').locator('visible=true').first).to_be_visible()
+    viewport.evaluate('element => { element.scrollTop = 3000 }')
+    page.wait_for_timeout(800)
+
+    def first_visible_id() -> int:
+        top = viewport.evaluate('element => element.getBoundingClientRect().top')
+        ids: list[int] = (
+            page.locator('.ag-center-cols-container .ag-row')
+            .locator('visible=true')
+            .evaluate_all(
+                f'rows => rows.filter(r => r.getBoundingClientRect().top >= {top})'
+                '.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)'
+                '.map(r => Number(r.getAttribute("row-id")))'
+            )
+        )
+        return ids[0]
+
+    before, scrolled = first_visible_id(), viewport.evaluate('element => element.scrollTop')
+    newest = [launch(page, server) for _ in range(10)]
+    notice = page.get_by_role('button', name='10 new jobs')
+    expect(notice).to_be_visible()
+    assert first_visible_id() == before and viewport.evaluate('element => element.scrollTop') == scrolled
+    notice.click()
+    expect(page.locator('.ag-row[row-index="0"]').locator('visible=true')).to_have_attribute('row-id', str(newest[-1]))
+    expect(notice).to_have_count(0)
+    assert viewport.evaluate('element => element.scrollTop') == 0
+
+
+def test_export_csv_downloads_every_job_the_tab_filters_select(page: Page, server: Server) -> None:
+    user = server.add_user('kim')
+    log_in(page, server, *user)
+    finished = [launch(page, server), launch(page, server, fail_at=1), launch(page, server, fail_at=2)]
+    for job_id in finished:
+        wait_finished(page, server, job_id)
+    page.goto(f'{server.url}{JOBS}?status=failed&sort=id')
+    expect(row(page, finished[1])).to_be_visible()
+    with page.expect_download() as download_info:
+        page.get_by_role('button', name='Export CSV').locator('visible=true').click()
+    download = download_info.value
+    assert re.fullmatch(r'jobs-general-\d{8}-\d{6}\.csv', download.suggested_filename)
+    with open(download.path(), encoding='utf-8') as file:
+        lines = file.read().splitlines()
+    assert lines[0] == 'id,job,description,status,start,end,failed,run_by,run_at,error'
+    assert [line.split(',')[0] for line in lines[1:]] == [str(finished[1]), str(finished[2])]
+    assert all(',Failed,' in line for line in lines[1:])
+
+
+def test_a_keyboard_user_tabs_through_the_rows_and_opens_a_job(page: Page, server: Server) -> None:
+    user = server.add_user('lena')
+    log_in(page, server, *user)
+    older, newer = launch(page, server), launch(page, server)
+    page.goto(f'{server.url}{JOBS}')
+    expect(row(page, older)).to_be_visible()
+    # One scrollbar: the grid ends at the bottom of the window, the page itself does not scroll.
+    assert page.evaluate('document.scrollingElement.scrollHeight <= window.innerHeight + 1')
+    page.get_by_role('button', name='Export CSV').locator('visible=true').focus()
+    focused = []
+    for _ in range(4):
+        page.keyboard.press('Tab')
+        focused.append(page.evaluate(FOCUSED))
+    assert focused == [f'A {newer}', f'A Job details {newer}', f'A {older}', f'A Job details {older}']  # row order
+    page.keyboard.press('Enter')
+    expect(page).to_have_url(f'{server.url}{JOBS}/{older}')
+
+
+FOCUSED = """() => {
+  const element = document.activeElement;
+  const name = element.getAttribute('aria-label') || (element.children.length ? '' : element.textContent) || '';
+  return `${element.tagName} ${name.trim().slice(0, 40)}`.trim();
+}"""
