@@ -26,7 +26,10 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
     ui.colors(primary=PRIMARY)
     request = ui.context.client.request
     current = request.url.path if request is not None else ''
-    with ui.left_drawer(bordered=True).classes('app-drawer q-pa-none').props('width=260 breakpoint=1300') as drawer:
+    # Quasar opens the drawer on wide screens itself (show-if-above) and reports it; NiceGUI's own
+    # value=None would instead ask the browser on connect and log a traceback when it is slow to answer.
+    drawer = ui.left_drawer(value=False, bordered=True).props('show-if-above width=260 breakpoint=1300')
+    with drawer.classes('app-drawer q-pa-none'):
         _navigation(user, current)
     with ui.header(elevated=True).classes('items-center justify-between q-px-md q-py-sm'):
         with ui.row().classes('items-center no-wrap gap-1'):

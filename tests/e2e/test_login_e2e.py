@@ -33,6 +33,20 @@ def test_cli_user_can_log_in(page: Page, server: Server) -> None:
     expect(page.get_by_text('System Tasks')).to_have_count(0)
 
 
+def test_the_drawer_is_open_on_a_wide_screen_and_folded_on_a_phone(page: Page, server: Server) -> None:
+    log_in(page, server)
+    drawer_link = page.get_by_role('link', name='Overview')
+    expect(drawer_link).to_be_visible()  # wider than 1300 px: navigation shown beside the page
+    page.get_by_role('button', name='Menu').click()
+    expect(drawer_link).to_be_hidden()
+    page.set_viewport_size({'width': 390, 'height': 844})
+    page.reload()
+    expect(page.get_by_role('heading', name='Job Management')).to_be_visible()
+    expect(drawer_link).to_be_hidden()  # a phone gets the whole width for the page
+    page.get_by_role('button', name='Menu').click()
+    expect(drawer_link).to_be_visible()
+
+
 @pytest.mark.parametrize('database_url', ['postgresql'], indirect=True)
 def test_two_nodes_share_logins_and_logging_out_on_one_ends_it_on_both(
     page: Page, tmp_path: Path, database_url: str
