@@ -53,6 +53,7 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         title='Job Management',
         storage_secret=settings.session_secret(),
+        session_middleware_kwargs={'https_only': settings.cookie_secure},  # JOBS_COOKIE_SECURE
         reload=False,
         show=False,
         favicon='🗂️',
