@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from app.pages.auth import COMPLETE_LOGIN_PATH, safe_redirect
+from app.pages.auth import COMPLETE_LOGIN_PATH, browser_id, safe_redirect
 from app.pages.display import LOGIN_PATH
 from app.pages.layout import PRIMARY
 from app.pages.throttle import LoginThrottle
@@ -52,7 +52,9 @@ def register(services: Services) -> None:
                 return
             throttle.record_success(keys[0])
             assert user.id is not None
-            ticket = await services.threads.run(issue_login_ticket, services.engine, user_id=user.id)
+            ticket = await services.threads.run(
+                issue_login_ticket, services.engine, user_id=user.id, browser=browser_id()
+            )
             ui.navigate.to(f'{COMPLETE_LOGIN_PATH}?{urlencode({"ticket": ticket, "to": safe_redirect(redirect_to)})}')
 
         def show_error(message: str) -> None:
@@ -75,8 +77,9 @@ def register(services: Services) -> None:
 
     @app.get(COMPLETE_LOGIN_PATH, include_in_schema=False)
     async def complete_login(request: Request, ticket: str = '', to: str | None = None) -> RedirectResponse:
-        user_id = await services.threads.run(redeem_login_ticket, services.engine, ticket)
-        if user_id is None:  # used, expired or made up: log in again
+        browser = str(request.session.get('id', ''))  # the id of the browser that typed the password, if it is that
+        user_id = await services.threads.run(redeem_login_ticket, services.engine, ticket, browser=browser)
+        if user_id is None:  # used, expired, made up or sent to another browser: log in again
             return RedirectResponse(f'{LOGIN_PATH}?{urlencode({"redirect_to": safe_redirect(to)})}', status_code=303)
         request.session['id'] = str(uuid.uuid4())  # NiceGUI's browser id, re-signed into the cookie by this response
         await services.threads.run(start_session, services.engine, key=request.session['id'], user_id=user_id)

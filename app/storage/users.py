@@ -138,16 +138,20 @@ def end_session(engine: sa.Engine, key: str) -> None:
         connection.execute(sa.delete(SESSION).where(SESSION.c.id == _digest(key)))
 
 
-def issue_login_ticket(engine: sa.Engine, *, user_id: int) -> str:
-    """A one-time ticket that completes a login over HTTP, where the browser gets a fresh id (``redeem``)."""
+def issue_login_ticket(engine: sa.Engine, *, user_id: int, browser: str) -> str:
+    """A one-time ticket that completes a login over HTTP, where the browser gets a fresh id (``redeem``).
+
+    The ticket is bound to the ``browser`` (NiceGUI's browser id) that typed the password: sent to anyone else's
+    browser, it does not log that browser into the account (the login-ticket swap of issue 13).
+    """
     ticket = secrets.token_urlsafe(32)
-    start_session(engine, key=_ticket_key(ticket), user_id=user_id)
+    start_session(engine, key=_ticket_key(ticket, browser), user_id=user_id)
     return ticket
 
 
-def redeem_login_ticket(engine: sa.Engine, ticket: str) -> int | None:
-    """The user id of a ticket issued in the last minute, or None; a ticket works once."""
-    statement = sa.delete(SESSION).where(SESSION.c.id == _digest(_ticket_key(ticket)))
+def redeem_login_ticket(engine: sa.Engine, ticket: str, *, browser: str) -> int | None:
+    """The user id of a ticket issued in the last minute to this ``browser``, or None; a ticket works once."""
+    statement = sa.delete(SESSION).where(SESSION.c.id == _digest(_ticket_key(ticket, browser)))
     with engine.begin() as connection:
         row = connection.execute(statement.returning(SESSION.c.user_id, SESSION.c.created_at)).first()
     if row is None or utcnow() - row.created_at > TICKET_LIFETIME:
@@ -155,8 +159,8 @@ def redeem_login_ticket(engine: sa.Engine, ticket: str) -> int | None:
     return int(row.user_id)
 
 
-def _ticket_key(ticket: str) -> str:
-    return f'login-ticket:{ticket}'  # never a browser id (those are UUIDs), so a ticket is no session
+def _ticket_key(ticket: str, browser: str) -> str:
+    return f'login-ticket:{browser}:{ticket}'  # never a browser id (those are UUIDs), so a ticket is no session
 
 
 def _digest(key: str) -> str:
