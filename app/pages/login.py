@@ -7,6 +7,7 @@ in the browser before the login (session fixation) is worth nothing afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from urllib.parse import urlencode
@@ -17,9 +18,11 @@ from nicegui import app, ui
 
 from app.pages.auth import COMPLETE_LOGIN_PATH, browser_id, safe_redirect
 from app.pages.display import LOGIN_PATH
+from app.pages.hardening import client_address
 from app.pages.layout import PRIMARY
-from app.pages.throttle import LoginThrottle
+from app.pages.throttle import address_key, user_key, wait_before_check
 from app.services import Services
+from app.storage.throttle import forgive, record_try
 from app.storage.users import authenticate, issue_login_ticket, redeem_login_ticket, start_session
 
 INVALID = 'Invalid username or password'
@@ -27,30 +30,31 @@ log = logging.getLogger('app.auth')
 
 
 def register(services: Services) -> None:
-    throttle = LoginThrottle()
-
     @ui.page(LOGIN_PATH)
     async def login_page(request: Request, redirect_to: str | None = None) -> RedirectResponse | None:
         if request.state.user is not None:
             return RedirectResponse(safe_redirect(redirect_to))
-        client_key = f'client:{request.client.host if request.client else "unknown"}'
+        address = client_address(request.scope, services.settings.trusted_proxy_networks)
 
         async def try_login() -> None:
-            name = (username.value or '').strip()
-            keys = (f'user:{name.lower()}', client_key)
-            wait = throttle.retry_after(*keys)
+            name, typed = (username.value or '').strip(), password.value or ''
+            keys = (user_key(name), address_key(address))
+            # Counted before the check (atomically, shared by all nodes); the wait, if any, comes before it too.
+            user_tries, address_tries = await services.threads.run(record_try, services.engine, keys)
+            wait = wait_before_check(user_tries, address_tries)
             if wait:
-                show_error(f'Too many failed attempts. Try again in {wait} seconds.')
-                return
-            user = await services.threads.run(
-                authenticate, services.engine, username=name, password=password.value or ''
-            )
+                show_error(f'Too many failed attempts: each try now waits {wait:g} seconds. Checking…')
+                button.disable()
+                try:
+                    await asyncio.sleep(wait)
+                finally:
+                    button.enable()
+            user = await services.threads.run(authenticate, services.engine, username=name, password=typed)
             if user is None:
-                throttle.record_failure(*keys)
-                log.warning('failed login for %r from %s', name[:150], client_key)  # never the password
+                log.warning('failed login for %r from %s', name[:150], address)  # never the password
                 show_error(INVALID)
                 return
-            throttle.record_success(keys[0])
+            await services.threads.run(forgive, services.engine, keys)
             assert user.id is not None
             ticket = await services.threads.run(
                 issue_login_ticket, services.engine, user_id=user.id, browser=browser_id()
@@ -72,7 +76,7 @@ def register(services: Services) -> None:
             error.set_visibility(False)
             username.on('keydown.enter', try_login)
             password.on('keydown.enter', try_login)
-            ui.button('Log in', on_click=try_login).classes('w-full')
+            button = ui.button('Log in', on_click=try_login).classes('w-full')
         return None
 
     @app.get(COMPLETE_LOGIN_PATH, include_in_schema=False)
