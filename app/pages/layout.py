@@ -26,7 +26,14 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
     ui.colors(primary=PRIMARY)
     request = ui.context.client.request
     current = request.url.path if request is not None else ''
-    with ui.left_drawer(bordered=True).classes('app-drawer q-pa-none').props('width=260 breakpoint=1300') as drawer:
+    client = ui.context.client
+    asks = len(client.connect_handlers)
+    drawer = ui.left_drawer(bordered=True).classes('app-drawer q-pa-none').props('width=260 breakpoint=1300')
+    # NiceGUI asks the browser whether the drawer is open as soon as it connects, and logs a traceback when no
+    # answer comes within a second (a tab closed or navigated away at once). The menu button toggles the drawer in
+    # the browser and needs no answer, so the question is not asked.
+    del client.connect_handlers[asks:]
+    with drawer:
         _navigation(user, current)
     with ui.header(elevated=True).classes('items-center justify-between q-px-md q-py-sm'):
         with ui.row().classes('items-center no-wrap gap-1'):
