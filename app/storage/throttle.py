@@ -30,7 +30,7 @@ def record_try(engine: sa.Engine, keys: Sequence[str]) -> list[int]:
     counts = []
     with engine.begin() as connection:
         for key in keys:
-            statement = insert(THROTTLE).values(key=_digest(key), tries=1, last_try_at=now)
+            statement = insert(THROTTLE).values(key=key_digest(key), tries=1, last_try_at=now)
             statement = statement.on_conflict_do_update(
                 index_elements=['key'],
                 set_={'tries': sa.case((stale, 1), else_=THROTTLE.c.tries + 1), 'last_try_at': now},
@@ -45,11 +45,11 @@ def forgive(engine: sa.Engine, keys: Sequence[str]) -> None:
     with engine.begin() as connection:
         connection.execute(
             sa.update(THROTTLE)
-            .where(THROTTLE.c.key.in_([_digest(key) for key in keys]), THROTTLE.c.tries > 0)
+            .where(THROTTLE.c.key.in_([key_digest(key) for key in keys]), THROTTLE.c.tries > 0)
             .values(tries=THROTTLE.c.tries - 1)
         )
         connection.execute(sa.delete(THROTTLE).where(THROTTLE.c.last_try_at < utcnow() - WINDOW))
 
 
-def _digest(key: str) -> str:
+def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()

@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ from app.pages.throttle import (
 )
 from app.services import Services
 from app.storage.models import utcnow
-from app.storage.throttle import THROTTLE, WINDOW, forgive, record_try
+from app.storage.throttle import THROTTLE, WINDOW, forgive, key_digest, record_try
 from tests.conftest import ADMIN
 from tests.pages.conftest import log_in, log_in_failing
 
@@ -98,3 +99,29 @@ async def test_session_cookie_is_http_only_and_same_site(user: User) -> None:
     cookie = response.headers['set-cookie'].lower()
     assert 'httponly' in cookie
     assert 'samesite=lax' in cookie
+
+
+def counted_keys(services: Services) -> set[str]:
+    with services.engine.connect() as connection:
+        return {row.key for row in connection.execute(sa.select(THROTTLE))}
+
+
+async def test_forwarded_for_is_ignored_without_trusted_proxies(user: User, services: Services) -> None:
+    user.http_client.headers['X-Forwarded-For'] = '198.51.100.7'  # made up by the client
+    await log_in_failing(user, ADMIN[0], 'wrong')
+    keys = counted_keys(services)
+    assert key_digest(address_key('127.0.0.1')) in keys and key_digest(address_key('198.51.100.7')) not in keys
+
+
+@pytest.fixture
+def behind_proxy(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('JOBS_TRUSTED_PROXIES', '10.0.0.0/8, 127.0.0.1')  # the test client's address is the proxy
+
+
+@pytest.mark.usefixtures('behind_proxy')
+async def test_behind_a_trusted_proxy_each_client_address_is_counted(user: User, services: Services) -> None:
+    user.http_client.headers['X-Forwarded-For'] = '203.0.113.5, 198.51.100.7, 10.1.2.3'
+    await log_in_failing(user, ADMIN[0], 'wrong')
+    keys = counted_keys(services)
+    assert key_digest(address_key('198.51.100.7')) in keys  # the last address no trusted proxy added
+    assert key_digest(address_key('127.0.0.1')) not in keys and key_digest(address_key('203.0.113.5')) not in keys
