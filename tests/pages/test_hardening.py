@@ -136,7 +136,8 @@ def short_sessions(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures('short_sessions')
 async def test_session_limits_and_secure_cookie_follow_the_settings(user: User, services: Services) -> None:
-    assert 'secure' in (await user.http_client.get('/login')).headers['set-cookie'].lower()
+    cookie = (await user.http_client.get('/login')).headers['set-cookie'].lower()
+    assert 'secure' in cookie and 'max-age=86400' in cookie
     user.http_client.cookies.clear()
     await log_in_insecure(user)
     age_sessions(services, last_seen_at=utcnow() - timedelta(minutes=7))
