@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -111,9 +112,9 @@ class Settings(BaseSettings):
     def prepare_data_dir(self) -> None:
         """Create the data and storage directories, owner-only (0700)."""
         for directory in (self.resolved_data_dir, self.resolved_storage_dir):
-            if not directory.exists():
-                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-                directory.chmod(0o700)  # whatever the umask
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):  # e.g. a shared mount that belongs to someone else
+                directory.chmod(0o700)  # whatever the umask, and for a directory made before
 
     def session_secret(self) -> str:
         """The configured secret, else one generated on first start and kept owner-only in the data dir."""

@@ -61,3 +61,11 @@ def test_an_existing_database_file_is_made_owner_only(tmp_path: Path) -> None:
     database.chmod(0o644)
     create_engine(f'sqlite:///{database}').dispose()
     assert mode(database) == 0o600
+
+
+def test_an_existing_data_dir_is_made_owner_only(tmp_path: Path) -> None:
+    data_dir = tmp_path / 'data'
+    data_dir.mkdir(mode=0o755)
+    data_dir.chmod(0o755)
+    make_settings(tmp_path, '').prepare_data_dir()
+    assert mode(data_dir) == 0o700
