@@ -43,7 +43,7 @@ def register(services: Services) -> None:
             user_tries, address_tries = await services.threads.run(record_try, services.engine, keys)
             wait = wait_before_check(user_tries, address_tries)
             if wait:
-                show_error(f'Too many failed attempts: each try now waits {wait:g} seconds. Checking…')
+                show_error(f'Too many failed attempts: each try now waits {wait:g} s. Checking…')
                 button.disable()
                 try:
                     await asyncio.sleep(wait)

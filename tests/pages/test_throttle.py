@@ -76,7 +76,7 @@ async def test_the_right_password_still_logs_in_after_failures_only_delayed(
         await log_in_failing(user, ADMIN[0], f'guess-{attempt}')
         await user.should_see('Invalid username or password')
     await log_in_failing(user, ADMIN[0], 'guess-again')
-    await user.should_see('each try now waits 1 seconds')
+    await user.should_see('each try now waits 1 s.')
     await user.should_see('Invalid username or password', retries=100)
     started = time.monotonic()
     await log_in(user)  # the 7th try on the name: waits 2 s, then succeeds
