@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     session_idle_minutes: int = 720  # a session unused this long ends (server-side)
     session_max_days: int = 14  # a session ends this long after the login, used or not
     cookie_secure: bool = False  # mark the session cookie Secure (set it when the app is served over HTTPS)
+    login_max_delay_seconds: int = 10  # the longest a try on a username waits, however often it failed
     trusted_proxies: str = ''  # comma-separated IPs or CIDRs whose X-Forwarded-For names the client
 
     @field_validator('trusted_proxies')
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
         'shutdown_grace_seconds',
         'session_idle_minutes',
         'session_max_days',
+        'login_max_delay_seconds',
     )
     @classmethod
     def _positive(cls, value: int) -> int:

@@ -41,7 +41,7 @@ def register(services: Services) -> None:
             keys = (user_key(name), address_key(address))
             # Counted before the check (atomically, shared by all nodes); the wait, if any, comes before it too.
             user_tries, address_tries = await services.threads.run(record_try, services.engine, keys)
-            wait = wait_before_check(user_tries, address_tries)
+            wait = wait_before_check(user_tries, address_tries, most=services.settings.login_max_delay_seconds)
             if wait:
                 show_error(f'Too many failed attempts: each try now waits {wait:g} s. Checking…')
                 button.disable()

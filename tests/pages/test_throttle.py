@@ -35,6 +35,7 @@ def test_each_try_past_the_free_ones_waits_longer_up_to_a_bound() -> None:
     assert wait_before_check(1, FREE_ADDRESS_TRIES) == 0
     assert wait_before_check(1, FREE_ADDRESS_TRIES + 1) == 1
     assert wait_before_check(1, 10_000) == MAX_ADDRESS_DELAY
+    assert wait_before_check(10_000, 1, most=3) == 3  # JOBS_LOGIN_MAX_DELAY_SECONDS
 
 
 def test_tries_are_counted_per_key_and_start_over_after_the_window(engine: sa.Engine) -> None:
@@ -125,3 +126,17 @@ async def test_behind_a_trusted_proxy_each_client_address_is_counted(user: User,
     keys = counted_keys(services)
     assert key_digest(address_key('198.51.100.7')) in keys  # the last address no trusted proxy added
     assert key_digest(address_key('127.0.0.1')) not in keys and key_digest(address_key('203.0.113.5')) not in keys
+
+
+@pytest.fixture
+def short_delay(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('JOBS_LOGIN_MAX_DELAY_SECONDS', '1')
+
+
+@pytest.mark.usefixtures('short_delay')
+async def test_the_longest_wait_follows_the_setting(user: User) -> None:
+    for attempt in range(FREE_USER_TRIES + 1):
+        await log_in_failing(user, ADMIN[0], f'guess-{attempt}')
+        await user.should_see('Invalid username or password', retries=100)
+    await log_in_failing(user, ADMIN[0], 'guess-again')  # the 7th try would wait 2 s, the setting says 1
+    await user.should_see('each try now waits 1 s.')
