@@ -53,6 +53,8 @@ def serve(settings: Settings) -> None:
         port=settings.port,
         title='Job Management',
         storage_secret=settings.session_secret(),
+        # JOBS_COOKIE_SECURE; the cookie lives as long as a session may (the server ends sessions earlier).
+        session_middleware_kwargs={'https_only': settings.cookie_secure, 'max_age': settings.session_max_days * 86400},
         reload=False,
         show=False,
         favicon='🗂️',

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -39,6 +41,26 @@ class Settings(BaseSettings):
     stalled_after_seconds: int = 30  # a worker silent this long is dead; its jobs are started again
     max_attempts: int = 3  # runs of a job whose workers keep dying before it is marked Failed
     shutdown_grace_seconds: int = 10  # on SIGTERM, running jobs get this long before they are interrupted
+    # Sessions and the network in front of the app (see README "Security and reliability"):
+    session_idle_minutes: int = 720  # a session unused this long ends (server-side)
+    session_max_days: int = 14  # a session ends this long after the login, used or not
+    cookie_secure: bool = False  # mark the session cookie Secure (set it when the app is served over HTTPS)
+    login_max_delay_seconds: int = 10  # the longest a try on a username waits, however often it failed
+    trusted_proxies: str = ''  # comma-separated IPs or CIDRs whose X-Forwarded-For names the client
+
+    @field_validator('trusted_proxies')
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        for part in filter(None, (item.strip() for item in value.split(','))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f'{part!r} is not an IP address or network') from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(',') if p.strip()]
 
     @field_validator('storage_secret')
     @classmethod
@@ -63,6 +85,9 @@ class Settings(BaseSettings):
         'stalled_after_seconds',
         'max_attempts',
         'shutdown_grace_seconds',
+        'session_idle_minutes',
+        'session_max_days',
+        'login_max_delay_seconds',
     )
     @classmethod
     def _positive(cls, value: int) -> int:
@@ -87,9 +112,11 @@ class Settings(BaseSettings):
         return self.max_upload_mb * 1024 * 1024
 
     def prepare_data_dir(self) -> None:
-        """Create the data and storage directories."""
-        self.resolved_data_dir.mkdir(parents=True, exist_ok=True)
-        self.resolved_storage_dir.mkdir(parents=True, exist_ok=True)
+        """Create the data and storage directories, owner-only (0700)."""
+        for directory in (self.resolved_data_dir, self.resolved_storage_dir):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):  # e.g. a shared mount that belongs to someone else
+                directory.chmod(0o700)  # whatever the umask, and for a directory made before
 
     def session_secret(self) -> str:
         """The configured secret, else one generated on first start and kept owner-only in the data dir."""

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import Client, app, ui
 from starlette.responses import Response
 
-from app.pages import api, api_overview, auth, imports, job_detail, job_list, login, overview, system_tasks
+from app.pages import api, api_overview, auth, hardening, imports, job_detail, job_list, login, overview, system_tasks
 from app.pages.display import JOBS_PATH
 from app.pages.layout import not_found
 from app.pages.limits import UploadLimit
@@ -23,6 +23,8 @@ def create_app(services: Services) -> None:
     app.state.services = services  # lets tests and tools reach the running app's services
     app.add_middleware(auth.AuthMiddleware, services=services)
     app.add_middleware(UploadLimit, max_bytes=services.settings.max_upload_bytes)
+    # Added last, so it runs first: a cross-site request is refused before anything else looks at it.
+    app.add_middleware(hardening.Hardening, trusted_proxies=services.settings.trusted_proxy_networks)
     app.on_startup(services.start)
     app.on_shutdown(services.stop)
     _add_shared_styles()

@@ -27,6 +27,9 @@ EMAIL = re.compile(rf'{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[^\W\d_]{{2,}}|xn-
 
 Progress = Callable[[int, int], None]
 
+MAX_REPORT_VALUE = 1000  # characters of a value copied into the error report; longer ones are cut, with a mark
+CUT_MARK = '…[cut]'
+NOT_UTF8_BUT_UTF16 = 'The file is not UTF-8 text (it is UTF-16, "Unicode text"): save it as "CSV UTF-8"'
 MAX_FIELD_BYTES = (1 << 31) - 1  # as large as the csv module allows on every platform
 
 
@@ -102,7 +105,7 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
                 if problems:
                     summary.rejected += 1
                     summary.problems += len(problems)
-                    report.write((line, p.column, p.value, p.error) for p in problems)
+                    report.write((line, p.column, clip(p.value), p.error) for p in problems)
                 else:
                     name, email, phone, company = values
                     writer.writerow([line, name, email.lower(), phone, company])
@@ -117,6 +120,11 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
     total = max(total, last)
     progress(total, total)
     return summary
+
+
+def clip(value: str) -> str:
+    """A value as the error report shows it: a rejected 5 MB cell is not copied whole (``MAX_REPORT_VALUE``)."""
+    return value if len(value) <= MAX_REPORT_VALUE else value[:MAX_REPORT_VALUE] + CUT_MARK
 
 
 def check_record(values: Sequence[str], line: int, seen: dict[str, int]) -> list[Problem]:
@@ -205,12 +213,26 @@ def _check_text(path: Path) -> int:
     newlines, last = 0, b''
     with path.open('rb') as file:
         while chunk := file.read(CHUNK):
+            if newlines == 0 and looks_utf16(chunk):
+                raise FileProblem(NOT_UTF8_BUT_UTF16)
             if b'\x00' in chunk:
                 raise FileProblem('The file contains binary data, not CSV text')
             _decode(decoder, chunk, newlines)
             newlines, last = newlines + chunk.count(b'\n'), chunk[-1:]
     _decode(decoder, b'', newlines, final=True)
     return newlines + (last != b'\n')
+
+
+def looks_utf16(start: bytes) -> bool:
+    """Whether the file's first bytes are UTF-16 (or UTF-32) text: a byte-order mark, or NUL bytes in every other
+    position, as Latin text saved as "Unicode text" has them (Excel's and Notepad's UTF-16 exports)."""
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # also the UTF-32 marks
+        return True
+    sample = start[:4096]
+    if len(sample) < 4 or sample.count(0) < len(sample) // 4:
+        return False
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    return max(even, odd) >= 0.9 * (even + odd)
 
 
 def _decode(decoder: codecs.IncrementalDecoder, data: bytes, newlines: int, *, final: bool = False) -> None:

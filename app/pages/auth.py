@@ -7,6 +7,7 @@ take the user as a FastAPI dependency (``CurrentUser``, ``AdminUser``) and never
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -38,7 +39,7 @@ class AuthMiddleware(BaseHTTPMiddleware):
         path = request.url.path
         if path.startswith('/_nicegui'):  # NiceGUI's own assets and websocket
             return await call_next(request)
-        request.state.user = await self.services.threads.run(session_user, self.services.engine, browser_id())
+        request.state.user = await signed_in_user(self.services)
         if request.state.user is not None or path in PUBLIC_PATHS:
             return await call_next(request)
         if path.startswith(API_PREFIXES):
@@ -65,7 +66,16 @@ AdminUser = Annotated[User, Depends(_request_admin)]
 
 async def current_user(services: Services) -> User | None:
     """The logged-in user of the page's browser, read fresh (event handlers: the role may have changed)."""
-    user: User | None = await services.threads.run(session_user, services.engine, browser_id())
+    return await signed_in_user(services)
+
+
+async def signed_in_user(services: Services) -> User | None:
+    """The user this browser's session belongs to, unless the session has ended (logout, expiry, revocation)."""
+    settings = services.settings
+    user: User | None = await services.threads.run(
+        session_user, services.engine, browser_id(),
+        idle=timedelta(minutes=settings.session_idle_minutes), max_age=timedelta(days=settings.session_max_days),
+    )  # fmt: skip
     return user
 
 

@@ -7,6 +7,7 @@ in the browser before the login (session fixation) is worth nothing afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from urllib.parse import urlencode
@@ -15,11 +16,13 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from app.pages.auth import COMPLETE_LOGIN_PATH, safe_redirect
+from app.pages.auth import COMPLETE_LOGIN_PATH, browser_id, safe_redirect
 from app.pages.display import LOGIN_PATH
+from app.pages.hardening import client_address
 from app.pages.layout import PRIMARY
-from app.pages.throttle import LoginThrottle
+from app.pages.throttle import address_key, user_key, wait_before_check
 from app.services import Services
+from app.storage.throttle import forgive, record_try
 from app.storage.users import authenticate, issue_login_ticket, redeem_login_ticket, start_session
 
 INVALID = 'Invalid username or password'
@@ -27,32 +30,35 @@ log = logging.getLogger('app.auth')
 
 
 def register(services: Services) -> None:
-    throttle = LoginThrottle()
-
     @ui.page(LOGIN_PATH)
     async def login_page(request: Request, redirect_to: str | None = None) -> RedirectResponse | None:
         if request.state.user is not None:
             return RedirectResponse(safe_redirect(redirect_to))
-        client_key = f'client:{request.client.host if request.client else "unknown"}'
+        address = client_address(request.scope, services.settings.trusted_proxy_networks)
 
         async def try_login() -> None:
-            name = (username.value or '').strip()
-            keys = (f'user:{name.lower()}', client_key)
-            wait = throttle.retry_after(*keys)
+            name, typed = (username.value or '').strip(), password.value or ''
+            keys = (user_key(name), address_key(address))
+            # Counted before the check (atomically, shared by all nodes); the wait, if any, comes before it too.
+            user_tries, address_tries = await services.threads.run(record_try, services.engine, keys)
+            wait = wait_before_check(user_tries, address_tries, most=services.settings.login_max_delay_seconds)
             if wait:
-                show_error(f'Too many failed attempts. Try again in {wait} seconds.')
-                return
-            user = await services.threads.run(
-                authenticate, services.engine, username=name, password=password.value or ''
-            )
+                show_error(f'Too many failed attempts: each try now waits {wait:g} s. Checking…')
+                button.disable()
+                try:
+                    await asyncio.sleep(wait)
+                finally:
+                    button.enable()
+            user = await services.threads.run(authenticate, services.engine, username=name, password=typed)
             if user is None:
-                throttle.record_failure(*keys)
-                log.warning('failed login for %r from %s', name[:150], client_key)  # never the password
+                log.warning('failed login for %r from %s', name[:150], address)  # never the password
                 show_error(INVALID)
                 return
-            throttle.record_success(keys[0])
+            await services.threads.run(forgive, services.engine, keys)
             assert user.id is not None
-            ticket = await services.threads.run(issue_login_ticket, services.engine, user_id=user.id)
+            ticket = await services.threads.run(
+                issue_login_ticket, services.engine, user_id=user.id, browser=browser_id()
+            )
             ui.navigate.to(f'{COMPLETE_LOGIN_PATH}?{urlencode({"ticket": ticket, "to": safe_redirect(redirect_to)})}')
 
         def show_error(message: str) -> None:
@@ -70,13 +76,14 @@ def register(services: Services) -> None:
             error.set_visibility(False)
             username.on('keydown.enter', try_login)
             password.on('keydown.enter', try_login)
-            ui.button('Log in', on_click=try_login).classes('w-full')
+            button = ui.button('Log in', on_click=try_login).classes('w-full')
         return None
 
     @app.get(COMPLETE_LOGIN_PATH, include_in_schema=False)
     async def complete_login(request: Request, ticket: str = '', to: str | None = None) -> RedirectResponse:
-        user_id = await services.threads.run(redeem_login_ticket, services.engine, ticket)
-        if user_id is None:  # used, expired or made up: log in again
+        browser = str(request.session.get('id', ''))  # the id of the browser that typed the password, if it is that
+        user_id = await services.threads.run(redeem_login_ticket, services.engine, ticket, browser=browser)
+        if user_id is None:  # used, expired, made up or sent to another browser: log in again
             return RedirectResponse(f'{LOGIN_PATH}?{urlencode({"redirect_to": safe_redirect(to)})}', status_code=303)
         request.session['id'] = str(uuid.uuid4())  # NiceGUI's browser id, re-signed into the cookie by this response
         await services.threads.run(start_session, services.engine, key=request.session['id'], user_id=user_id)

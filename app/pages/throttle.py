@@ -1,54 +1,42 @@
-"""Slows down password guessing: repeated failed logins lock a username or a client for a while."""
+"""Slows down password guessing with a growing delay per try, never a long lockout of the right password.
+
+Every try is counted per username and per client address, in the database (app.storage.throttle), so all nodes
+share the counts and parallel tries cannot slip through between a check and a record. Past a few free tries,
+each try waits before its password is checked: 1 s, then doubling, at most ``MAX_USER_DELAY`` seconds
+(``JOBS_LOGIN_MAX_DELAY_SECONDS``) for a username, so someone guessing alice's password elsewhere delays alice's
+own login by at most that, and at most ``MAX_ADDRESS_DELAY`` seconds for an address that keeps failing. The wait
+comes before the check, so a quick answer never tells a guesser that a password was right. Counts start over
+after 15 minutes without tries; a successful login takes its own try back.
+"""
 
 from __future__ import annotations
 
-import math
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable
-
-WINDOW_SECONDS = 15 * 60
-FREE_ATTEMPTS = 5
-FIRST_LOCK_SECONDS = 30
-MAX_LOCK_SECONDS = 15 * 60
+FREE_USER_TRIES = 5
+FREE_ADDRESS_TRIES = 20  # an address may be shared by many people (an office behind one NAT)
+FIRST_DELAY = 1.0
+MAX_USER_DELAY = 10.0  # the default of JOBS_LOGIN_MAX_DELAY_SECONDS
+MAX_ADDRESS_DELAY = 60.0
 
 
-class LoginThrottle:
-    """Counts failures per key (a username or a client address) within a sliding window.
+def user_key(username: str) -> str:
+    return f'user:{username.strip().lower()}'
 
-    After ``FREE_ATTEMPTS`` failures a key is locked for 30 s, doubling with every further failure up to
-    15 minutes. Kept in memory: a restart forgives, which is acceptable for slowing down guessing.
-    """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+def address_key(address: str) -> str:
+    return f'address:{address}'
 
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until any of ``keys`` may try again (0 when none is locked)."""
-        return max((self._lock_remaining(key) for key in keys), default=0)
 
-    def record_failure(self, *keys: str) -> None:
-        now = self._clock()
-        for key in keys:
-            self._prune(key, now)
-            self._failures[key].append(now)
+def delay(tries: int, *, free: int, most: float) -> float:
+    """Seconds the ``tries``-th try on a key waits before its password is checked."""
+    if tries <= free:
+        return 0.0
+    return min(FIRST_DELAY * 2 ** min(tries - free - 1, 32), most)
 
-    def record_success(self, key: str) -> None:
-        self._failures.pop(key, None)
 
-    def _lock_remaining(self, key: str) -> int:
-        now = self._clock()
-        self._prune(key, now)
-        failures = self._failures.get(key)
-        if not failures or len(failures) < FREE_ATTEMPTS:
-            return 0
-        lock = min(FIRST_LOCK_SECONDS * 2 ** (len(failures) - FREE_ATTEMPTS), MAX_LOCK_SECONDS)
-        return max(0, math.ceil(failures[-1] + lock - now))
-
-    def _prune(self, key: str, now: float) -> None:
-        failures = self._failures.get(key)
-        while failures and failures[0] < now - WINDOW_SECONDS:
-            failures.popleft()
-        if failures is not None and not failures:
-            del self._failures[key]
+def wait_before_check(user_tries: int, address_tries: int, *, most: float = MAX_USER_DELAY) -> float:
+    """The wait for a try that is the ``user_tries``-th on its username and ``address_tries``-th from its address;
+    ``most`` bounds the wait a username's count can cause (JOBS_LOGIN_MAX_DELAY_SECONDS)."""
+    return max(
+        delay(user_tries, free=FREE_USER_TRIES, most=most),
+        delay(address_tries, free=FREE_ADDRESS_TRIES, most=MAX_ADDRESS_DELAY),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ def create_engine(url: str, *, application_name: str = 'job-management') -> sa.E
     On PostgreSQL, ``application_name`` names this process in change notifications (see app.jobs.relay).
     """
     if url.startswith('sqlite'):
+        _create_owner_only(sa.make_url(url).database)
         engine = sa.create_engine(
             url,
             connect_args={'check_same_thread': False, 'timeout': SQLITE_BUSY_TIMEOUT_MS / 1000},
@@ -33,6 +36,17 @@ def create_engine(url: str, *, application_name: str = 'job-management') -> sa.E
         return engine
     connect_args = {'application_name': application_name}
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
+
+
+def _create_owner_only(database: str | None) -> None:
+    """Create the SQLite file readable by its owner only (0600); its -wal and -shm files get the same mode."""
+    if not database or database == ':memory:' or database.startswith('file:'):
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -17,6 +18,7 @@ import aiofiles.os
 TEMP_DIR = '.tmp'
 STALE_SHARED_TEMP_SECONDS = 24 * 3600  # a shared temp folder untouched this long belongs to a process that died
 CHUNK = 1024 * 1024
+FILE_MODE, DIR_MODE = 0o600, 0o700  # stored files (uploads, results, backups) are the owner's only
 
 
 class FileTooLarge(ValueError):
@@ -45,16 +47,18 @@ class FileStore:
 
     def prepare(self) -> None:
         """Create the directory and drop temp files left by a crash (shared: only those untouched for a day)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # a shared mount may belong to someone else
+            self.root.chmod(DIR_MODE)
         if self._node is None:
             shutil.rmtree(self.root / TEMP_DIR, ignore_errors=True)
         else:
-            (self.root / TEMP_DIR).mkdir(exist_ok=True)
+            (self.root / TEMP_DIR).mkdir(mode=DIR_MODE, exist_ok=True)
             stale = time.time() - STALE_SHARED_TEMP_SECONDS
             for entry in (self.root / TEMP_DIR).iterdir():
                 if _last_modified(entry) < stale:
                     _remove(entry)
-        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        self.temp_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
 
     def path(self, relative_path: str) -> Path:
         """The absolute path of a stored file; raises UnsafePath if it would leave the store."""
@@ -98,7 +102,8 @@ class FileStore:
         digest, size = hash_file(temp)
         relative = self._new_relative_path()
         target = self.root / relative
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(mode=DIR_MODE, exist_ok=True)
+        os.chmod(temp, FILE_MODE)
         os.replace(temp, target)
         return StoredFile(relative, size, digest)
 
@@ -117,7 +122,8 @@ class FileStore:
     async def _move_in(self, temp: Path, size: int, sha256: str) -> StoredFile:
         relative = self._new_relative_path()
         target = self.root / relative
-        await aiofiles.os.makedirs(target.parent, exist_ok=True)
+        await aiofiles.os.makedirs(target.parent, mode=DIR_MODE, exist_ok=True)
+        os.chmod(temp, FILE_MODE)
         await aiofiles.os.replace(temp, target)
         return StoredFile(relative, size, sha256)
 

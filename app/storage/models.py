@@ -193,3 +193,17 @@ class JobDuration(SQLModel, table=True):
     bucket: int = Field(primary_key=True, sa_type=sa.SmallInteger)
     shard: int = Field(primary_key=True, sa_type=sa.SmallInteger)
     n: int = Field(sa_type=sa.BigInteger)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Login tries per username and per client address within a window, shared by every node (migration 0010).
+
+    ``key`` is the SHA-256 of ``user:<name>`` or ``address:<ip>``: what people type into the username field is
+    never stored. See app.storage.throttle.
+    """
+
+    __tablename__ = 'login_throttle'
+
+    key: str = Field(primary_key=True, max_length=64)
+    tries: int = 0
+    last_try_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

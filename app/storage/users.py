@@ -24,6 +24,8 @@ SESSION = SQLModel.metadata.tables['user_session']
 # A session's last_seen_at is written at most this often, so requests stay reads.
 SEEN_INTERVAL = timedelta(minutes=1)
 TICKET_LIFETIME = timedelta(minutes=1)
+SESSION_IDLE = timedelta(minutes=720)  # defaults of JOBS_SESSION_IDLE_MINUTES and JOBS_SESSION_MAX_DAYS
+SESSION_MAX_AGE = timedelta(days=14)
 
 
 class UserError(ValueError):
@@ -84,7 +86,7 @@ def _verify(password_hash: str, password: str) -> bool:
 
 
 _SESSION_USER = (
-    sa.select(USER, SESSION.c.last_seen_at)
+    sa.select(USER, SESSION.c.last_seen_at, SESSION.c.created_at.label('session_created_at'))
     .join(SESSION, SESSION.c.user_id == USER.c.id)
     .where(SESSION.c.id == sa.bindparam('digest'))
 )
@@ -105,15 +107,26 @@ def start_session(engine: sa.Engine, *, key: str, user_id: int) -> None:
         connection.execute(statement)
 
 
-def session_user(engine: sa.Engine, key: str) -> User | None:
-    """The user the browser with ``key`` is logged in as, or None; every request asks: one plain query, no ORM."""
+def session_user(
+    engine: sa.Engine, key: str, *, idle: timedelta = SESSION_IDLE, max_age: timedelta = SESSION_MAX_AGE
+) -> User | None:
+    """The user the browser with ``key`` is logged in as, or None; every request asks: one plain query, no ORM.
+
+    A session unused for ``idle`` (JOBS_SESSION_IDLE_MINUTES) or started more than ``max_age`` ago
+    (JOBS_SESSION_MAX_DAYS) is over: it is deleted, whatever the cookie says.
+    """
     digest = _digest(key)
     with engine.connect() as connection:
         row = connection.execute(_SESSION_USER, {'digest': digest}).first()
     if row is None:
         return None
     values = dict(row._mapping)
-    if utcnow() - values.pop('last_seen_at') >= SEEN_INTERVAL:
+    now = utcnow()
+    last_seen, created = values.pop('last_seen_at'), values.pop('session_created_at')
+    if now - last_seen >= idle + SEEN_INTERVAL or now - created >= max_age:
+        end_session(engine, key)
+        return None
+    if now - last_seen >= SEEN_INTERVAL:
         with engine.begin() as connection:
             connection.execute(sa.update(SESSION).where(SESSION.c.id == digest).values(last_seen_at=utcnow()))
     return User(**values)
@@ -125,16 +138,20 @@ def end_session(engine: sa.Engine, key: str) -> None:
         connection.execute(sa.delete(SESSION).where(SESSION.c.id == _digest(key)))
 
 
-def issue_login_ticket(engine: sa.Engine, *, user_id: int) -> str:
-    """A one-time ticket that completes a login over HTTP, where the browser gets a fresh id (``redeem``)."""
+def issue_login_ticket(engine: sa.Engine, *, user_id: int, browser: str) -> str:
+    """A one-time ticket that completes a login over HTTP, where the browser gets a fresh id (``redeem``).
+
+    The ticket is bound to the ``browser`` (NiceGUI's browser id) that typed the password: sent to anyone else's
+    browser, it does not log that browser into the account (the login-ticket swap of issue 13).
+    """
     ticket = secrets.token_urlsafe(32)
-    start_session(engine, key=_ticket_key(ticket), user_id=user_id)
+    start_session(engine, key=_ticket_key(ticket, browser), user_id=user_id)
     return ticket
 
 
-def redeem_login_ticket(engine: sa.Engine, ticket: str) -> int | None:
-    """The user id of a ticket issued in the last minute, or None; a ticket works once."""
-    statement = sa.delete(SESSION).where(SESSION.c.id == _digest(_ticket_key(ticket)))
+def redeem_login_ticket(engine: sa.Engine, ticket: str, *, browser: str) -> int | None:
+    """The user id of a ticket issued in the last minute to this ``browser``, or None; a ticket works once."""
+    statement = sa.delete(SESSION).where(SESSION.c.id == _digest(_ticket_key(ticket, browser)))
     with engine.begin() as connection:
         row = connection.execute(statement.returning(SESSION.c.user_id, SESSION.c.created_at)).first()
     if row is None or utcnow() - row.created_at > TICKET_LIFETIME:
@@ -142,8 +159,8 @@ def redeem_login_ticket(engine: sa.Engine, ticket: str) -> int | None:
     return int(row.user_id)
 
 
-def _ticket_key(ticket: str) -> str:
-    return f'login-ticket:{ticket}'  # never a browser id (those are UUIDs), so a ticket is no session
+def _ticket_key(ticket: str, browser: str) -> str:
+    return f'login-ticket:{browser}:{ticket}'  # never a browser id (those are UUIDs), so a ticket is no session
 
 
 def _digest(key: str) -> str:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import signal
 import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Browser, Page
 
+from tests.conftest import postgres_schema
 from tests.e2e.conftest import Server, log_in, start_server, stop_server
 
 INTERRUPTED = 'Interrupted: the server stopped while this job was running'
@@ -100,3 +104,44 @@ def test_sigterm_stops_within_bounded_time_and_marks_running_jobs(browser: Brows
         status, error = connection.execute('SELECT status, error FROM job WHERE id = ?', (job_id,)).fetchone()
     assert (status, error) == ('failed', INTERRUPTED)
     stop_server(server)
+
+
+@pytest.mark.parametrize('backend', ['sqlite', 'postgresql'])
+def test_sigterm_lets_a_job_finish_within_the_grace_then_interrupts_the_rest(
+    browser: Browser, tmp_path: Path, backend: str
+) -> None:
+    """JOBS_SHUTDOWN_GRACE_SECONDS is kept, not just bounded: a job 3 s from its end when the server gets SIGTERM
+    completes; one that needs longer than the grace is interrupted when it runs out (issue 13)."""
+    with contextlib.ExitStack() as stack:
+        settings = {'JOBS_SHUTDOWN_GRACE_SECONDS': '8'}
+        if backend == 'postgresql':
+            settings['JOBS_DATABASE_URL'] = stack.enter_context(postgres_schema())
+        data_dir = tmp_path / 'data'
+        server = start_server(data_dir, **settings)
+        page = browser.new_page()
+        try:
+            log_in(page, server)
+            finishing = launch(page, server, steps=2, delay=3)
+            endless = launch(page, server, steps=1, delay=120)
+            wait_for(lambda: len(job(page, server, finishing)['subtasks']) == 2)  # step 2 of 2 begun: 3 s to go
+            assert job(page, server, endless)['subtasks']
+        finally:
+            page.close()
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=40)
+        took = time.monotonic() - started
+        url = settings.get('JOBS_DATABASE_URL') or f'sqlite:///{data_dir / "jobs.db"}'
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(sa.text('SELECT id, status, error FROM job')).all()
+        finally:
+            engine.dispose()
+        states = {row.id: (row.status, row.error) for row in rows}
+        log = server.log.read_text()
+        assert states[finishing] == ('completed', None), log
+        assert states[endless][0] != 'completed'
+        if backend == 'sqlite':
+            assert states[endless] == ('failed', INTERRUPTED)
+        assert 2 <= took < 8 + 15, took  # waited for the finishing job, and not much past the grace

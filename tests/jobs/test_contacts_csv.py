@@ -126,3 +126,33 @@ def test_validation_streams_rows_and_reports_progress(tmp_path: Path, monkeypatc
         '28,name,,Name is required',
         '28,email,nobody,Not a valid e-mail address',
     ]
+
+
+@pytest.mark.parametrize('encoding', ['utf-16', 'utf-16-le', 'utf-16-be', 'utf-32'])
+def test_a_utf16_file_is_reported_as_not_utf8_rather_than_binary(tmp_path: Path, encoding: str) -> None:
+    """Excel's and Notepad's "Unicode text" (issue 13): the person is told how to save the file instead."""
+    path = tmp_path / 'contacts.csv'
+    path.write_bytes('name,email\nAda,ada@example.org\n'.encode(encoding))
+    with pytest.raises(FileProblem) as raised:
+        inspect_file(path, limit=10_000)
+    assert 'not UTF-8' in str(raised.value) and '"CSV UTF-8"' in str(raised.value)
+    assert 'binary' not in str(raised.value)
+
+
+def test_binary_data_is_still_called_binary(tmp_path: Path) -> None:
+    path = tmp_path / 'picture.csv'
+    path.write_bytes(b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00' + bytes(range(256)) * 4)
+    with pytest.raises(FileProblem, match='binary data'):
+        inspect_file(path, limit=10_000)
+
+
+def test_a_huge_rejected_value_is_cut_in_the_error_report(tmp_path: Path) -> None:
+    source = tmp_path / 'huge.csv'
+    source.write_text('name,email\n' + 'N' * 5_000_000 + ',huge@x.org\nOk,ok@x.org\n')
+    valid, errors = tmp_path / 'valid.csv', tmp_path / 'errors.csv'
+    contacts_csv.validate_rows(source, inspect_file(source, limit=10 * 2**20), valid=valid, errors=errors,
+                               progress=lambda *a: None)  # fmt: skip
+    line, column, value, error = errors.read_text().splitlines()[1].split(',')
+    assert (line, column, error) == ('2', 'name', 'Name is longer than 200 characters')
+    assert value == 'N' * contacts_csv.MAX_REPORT_VALUE + '…[cut]'
+    assert errors.stat().st_size < 2000

@@ -18,6 +18,7 @@ from app.storage.users import create_user, list_users
 from tests.conftest import ADMIN
 
 MAIN = Path(__file__).parents[2] / 'main.py'
+LOGIN_TIMEOUT = 30.0
 
 
 @pytest.fixture
@@ -51,9 +52,14 @@ async def log_in(user: User, username: str = ADMIN[0], password: str = ADMIN[1])
     user.find('Username').type(username)
     user.find('Password').type(password)
     user.find('Log in').click()
-    for _ in range(50):  # the click is handled asynchronously (argon2 takes a moment)
-        if (await user.http_client.get('/api/jobs?limit=1')).status_code != 401:
-            return
+    # The click is handled asynchronously and argon2 takes a moment, seconds on a loaded machine: a short wait
+    # that gave up silently made fixtures fail later with a puzzling 401 (issue 13).
+    deadline = asyncio.get_running_loop().time() + LOGIN_TIMEOUT
+    while (await user.http_client.get('/api/jobs?limit=1')).status_code == 401:
+        if asyncio.get_running_loop().time() > deadline:
+            alerts = [e.props.get('innerHTML') or getattr(e, 'text', '') for e in user.current_layout.descendants()
+                      if e.props.get('role') == 'alert' and e.visible]  # fmt: skip
+            raise AssertionError(f'{username} did not get logged in within {LOGIN_TIMEOUT} s: {alerts}')
         await asyncio.sleep(0.05)
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator, Sequence
+
 import pytest
+from nicegui import app
 from nicegui.testing import User
+from starlette.routing import BaseRoute, Route
 
 from app.services import Services
 from tests.pages.conftest import make_job, owner_ids
@@ -67,3 +72,32 @@ async def test_a_file_link_one_may_not_follow_shows_the_not_found_page_in_a_brow
     assert browser.status_code == 404 and 'Page not found' in browser.text
     script = await people['ann'].http_client.get('/files/424242')
     assert script.status_code == 404 and script.json()['error'] == 'Not found'
+
+
+async def test_every_page_and_route_with_a_path_parameter_survives_the_catalogue(
+    people: dict[str, User], services: Services
+) -> None:
+    """Not just the routes named above: whatever GET route has a parameter in its path (pages, API, files, routes
+    added later), no bad value gets a 500 or an exception's text."""
+    make_job(services, owner_ids(services)['admin'])
+    paths = sorted({
+        route.path for route in flatten(app.routes)
+        if isinstance(route, Route) and '{' in route.path and 'GET' in (route.methods or ())
+        and not route.path.startswith('/_nicegui')
+    })  # fmt: skip
+    assert {'/api/jobs/{job_id}', '/files/{file_id}'} <= set(paths), paths
+    for user_name in ('admin', 'ann'):
+        client = people[user_name].http_client
+        for path in paths:
+            for bad in [value for value in BAD_IDS if value]:
+                url = re.sub(r'\{[^}]+\}', bad, path)
+                response = await client.get(url)
+                assert response.status_code < 500, (url, response.status_code)
+                assert 'Traceback' not in response.text and 'Exception' not in response.text, url
+
+
+def flatten(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """Routes, with those of included routers (FastAPI keeps an included router as one entry)."""
+    for route in routes:
+        included = getattr(route, 'original_router', None)
+        yield from flatten(included.routes) if included is not None else (route,)

@@ -1,5 +1,7 @@
 """Logging in and out; sessions live in the database, so every node knows them and they can be revoked."""
 
+import base64
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from nicegui.testing import User
 from app.services import Services
 from app.storage.users import SESSION, issue_login_ticket, list_users, set_password
 from tests.conftest import ADMIN
-from tests.pages.conftest import log_in, log_in_failing
+from tests.pages.conftest import add_user, log_in, log_in_failing, owner_ids
 
 
 async def test_anonymous_visitor_is_sent_to_login(user: User) -> None:
@@ -97,11 +99,37 @@ async def test_a_cookie_planted_before_the_login_is_not_logged_in_after_it(
     assert (await planted.http_client.get('/api/jobs?limit=1')).status_code == 401
 
 
+def browser_of(user: User) -> str:
+    """NiceGUI's browser id in this client's signed session cookie."""
+    value = user.http_client.cookies['session'].split('.')[0]
+    return str(json.loads(base64.b64decode(value + '=' * (-len(value) % 4)))['id'])
+
+
 async def test_a_login_ticket_works_once(user: User, services: Services) -> None:
     admin = next(u for u in list_users(services.engine) if u.username == ADMIN[0])
     assert admin.id is not None
-    ticket = issue_login_ticket(services.engine, user_id=admin.id)
+    await user.open('/login')
+    ticket = issue_login_ticket(services.engine, user_id=admin.id, browser=browser_of(user))
     first = await user.http_client.get(f'/login/complete?ticket={ticket}&to=/imports')
     assert (first.status_code, first.headers['location']) == (303, '/imports')
     again = await user.http_client.get(f'/login/complete?ticket={ticket}&to=/imports')
     assert (again.status_code, again.headers['location']) == (303, '/login?redirect_to=%2Fimports')
+
+
+async def test_a_login_ticket_sent_to_another_browser_does_not_log_it_in(
+    user: User, services: Services, new_browser: Callable[[], User]
+) -> None:
+    """The swap attack: the attacker types their own password, then has the victim open /login/complete?ticket=…
+    within the minute, so the victim would work (and upload) inside the attacker's account."""
+    add_user(services, 'mallory')
+    mallory_id = owner_ids(services)['mallory']
+    attacker = new_browser()
+    await attacker.open('/login')
+    ticket = issue_login_ticket(services.engine, user_id=mallory_id, browser=browser_of(attacker))
+    await user.open('/login')  # the victim's browser, with a browser id of its own
+    answer = await user.http_client.get(f'/login/complete?ticket={ticket}&to=/imports')
+    assert (answer.status_code, answer.headers['location']) == (303, '/login?redirect_to=%2Fimports')
+    assert (await user.http_client.get('/api/jobs?limit=1')).status_code == 401
+    own = await attacker.http_client.get(f'/login/complete?ticket={ticket}&to=/imports')  # still only for mallory
+    assert (own.status_code, own.headers['location']) == (303, '/imports')
+    assert (await attacker.http_client.get('/api/jobs?limit=1')).status_code == 200
