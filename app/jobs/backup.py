@@ -19,6 +19,7 @@ PG_DUMP_MISSING = 'pg_dump is not installed; install the PostgreSQL client tools
 DUMP_HEADER = b'-- PostgreSQL database dump'
 DUMP_COMPLETE = b'-- PostgreSQL database dump complete'
 JOB_TABLE = re.compile(rb'^CREATE TABLE (?:\S+\.)?"?job"? \(', re.MULTILINE)
+STEPS = {'Snapshot database': 50, 'Compress snapshot': 30, 'Verify backup': 17, 'Store backup': 3}
 JOB_COPY = re.compile(rb'^COPY (?:\S+\.)?"?job"? \(')
 
 
@@ -27,6 +28,7 @@ async def run_backup(ctx: JobContext) -> None:
     sqlite = ctx.engine.dialect.name == 'sqlite'
     filename = f'backup-{utc_stamp()}.{"sqlite" if sqlite else "sql"}.gz'
     snapshot, compressed, restored = ctx.temp_path(), ctx.temp_path(), ctx.temp_path()
+    ctx.plan(STEPS)
     try:
         async with ctx.subtask('Snapshot database') as step:
             if sqlite:
@@ -38,6 +40,7 @@ async def run_backup(ctx: JobContext) -> None:
                     raise RuntimeError(PG_DUMP_MISSING)
                 await ctx.run_blocking(maintenance.dump_postgres, ctx.engine, pg_dump, snapshot)
             step.message = f'{describe_size(snapshot.stat().st_size)} {"copied" if sqlite else "dumped"}'
+            ctx.log(f'Snapshot: {step.message}')
         async with ctx.subtask('Compress snapshot') as step:
             digest = await ctx.run_blocking(compress, snapshot, compressed)
             step.message = f'{describe_size(compressed.stat().st_size)} compressed'
@@ -47,6 +50,7 @@ async def run_backup(ctx: JobContext) -> None:
                 raise RuntimeError('The compressed backup does not decompress to the snapshot')
             jobs = await ctx.run_blocking(verify_sqlite if sqlite else verify_dump, restored)
             step.message = f'Reopened the backup: {quantity(jobs, "job")}'
+            ctx.log(f'Verified: {step.message}')
             restored.unlink()
         async with ctx.subtask('Store backup') as step:
             size = compressed.stat().st_size

@@ -83,6 +83,7 @@ class JobContext:
         self._progress_task: asyncio.Future[None] | None = None
         self._ended = False  # set by flush_progress: the job's row is about to be final, no later progress writes
         self.scale = ProgressScale()
+        self.step = ''  # the subtask under way (or the last one)
         self._cancel = threading.Event()
         self.cancelled_by: str | None = None
         if cancelled_by is not None:
@@ -105,6 +106,7 @@ class JobContext:
         """
         self.check_cancelled()
         subtask_id = await self._store.start_subtask(self.job, name)
+        self.step = name
         self.scale.enter(name)
         handle = SubtaskHandle()
         try:
