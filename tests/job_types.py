@@ -23,6 +23,7 @@ async def run_steps(ctx: JobContext) -> None:
             if number == fail_at:
                 raise RuntimeError(f'Step {number} broke')
             ctx.progress(number, 3)
+            ctx.log(f'Step {number} done')
     await ctx.add_output('steps.txt', b'all steps done\n')
 
 

@@ -114,6 +114,9 @@ class JobContext:
         except BaseException as error:
             await self._store.finish_subtask(self.job, subtask_id, Status.FAILED, describe_error(error))
             raise
+        if self.cancel_requested:  # the step under way when the cancel came is the one it stopped
+            await self._store.finish_subtask(self.job, subtask_id, Status.FAILED, 'Cancelled')
+            self.check_cancelled()
         status = Status.FAILED if handle.failure is not None else Status.COMPLETED
         message = handle.failure if handle.failure is not None else handle.message
         await self._store.finish_subtask(self.job, subtask_id, status, message)
