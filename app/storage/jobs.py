@@ -309,6 +309,7 @@ def get_job(engine: sa.Engine, *, viewer: User, job_id: int) -> dict[str, Any] |
         reruns = list(db.exec(select(Job.id).where(Job.rerun_of == job_id).order_by(col(Job.id))))
     detail = job_row(job)
     detail['reruns'] = reruns
+    detail['job_type'] = job.job_type
     detail['subtasks'] = [
         {'name': s.name, 'status': s.status, 'updated_at': _iso(s.updated_at), 'message': s.message} for s in subtasks
     ]
