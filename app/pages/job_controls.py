@@ -47,7 +47,11 @@ class JobControls:
         self.services, self.user, self.detail = services, user, detail
         with ui.element('dl').classes('job-fields'):
             self.progress_label = _dt('Progress')
-            with ui.element('dd').classes('text-body2 flex items-center gap-2 no-wrap') as self.progress_row:
+            with (
+                ui.element('dd')
+                .classes('text-body2 flex items-center gap-2 no-wrap')
+                .mark('progress') as self.progress_row
+            ):
                 self.bar = ui.linear_progress(value=0, show_value=False).props('instant-feedback size=10px')
                 self.bar.classes('job-progress-bar').props('aria-label=Progress')
                 self.percent = ui.label().mark('progress-percent')
@@ -84,12 +88,12 @@ class JobControls:
             ui.label(f'Cancel job {self.detail["id"]}?').classes('text-h6')
             ui.label('It stops at its next step or batch; what it has done so far is kept.')
             with ui.row().classes('w-full justify-end'):
-                ui.button('Keep running', on_click=dialog.close).props('flat')
+                ui.button('Keep running', on_click=lambda: _dismiss(dialog)).props('flat')
                 ui.button('Yes, cancel', on_click=lambda: self._cancel(dialog)).props('color=negative')
         dialog.open()
 
     async def _cancel(self, dialog: ui.dialog) -> None:
-        dialog.close()
+        _dismiss(dialog)
         user = await current_user(self.services)  # the session may have ended since the page was built
         if user is None:
             ui.navigate.to('/login')
@@ -126,6 +130,11 @@ class JobControls:
             ui.notify('You may not run this job again', type='negative')
             return
         ui.navigate.to(job_path(new_id))
+
+
+def _dismiss(dialog: ui.dialog) -> None:
+    dialog.close()
+    dialog.delete()  # built again on the next click; a closed one would linger in the page
 
 
 def _dt(label: str) -> ui.element:
