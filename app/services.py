@@ -142,7 +142,7 @@ def build_services(settings: Settings) -> Services:
     jobs = JobService(
         store=store, registry=registry, executor=executor, node=node, shutdown_grace=settings.shutdown_grace_seconds
     )
-    actions = JobActions(store=store, jobs=jobs, files=files, threads=threads, registry=registry)
+    actions = JobActions(store=store, launch=jobs.launch, files=files, threads=threads, registry=registry)
     services = Services(settings=settings, engine=engine, threads=threads, files=files, registry=registry, feed=feed,
                         store=store, jobs=jobs, actions=actions)  # fmt: skip
     services.schedules = {

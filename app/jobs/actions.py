@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from typing import Any, Protocol
 
 from app.jobs.registry import Registry
-from app.jobs.service import JobService
 from app.jobs.store import JobStore
 from app.storage import job_actions
 from app.storage.files import FileStore
@@ -17,16 +17,33 @@ from app.threads import Threads
 NotRunning = job_actions.NotRunning
 
 
+class Launch(Protocol):
+    """Records and starts a job (``JobService.launch``, handed in by the wiring)."""
+
+    def __call__(
+        self,
+        job_type: str,
+        *,
+        description: str,
+        run_by_id: int,
+        run_at: str,
+        params: dict[str, Any] | None = None,
+        input_files: Sequence[NewFile] = (),
+        exclusive: bool = False,
+        rerun_of: int | None = None,
+    ) -> Awaitable[int]: ...
+
+
 class StillRunning(RuntimeError):
     """A job is run again only once it has ended."""
 
 
 class JobActions:
     def __init__(
-        self, *, store: JobStore, jobs: JobService, files: FileStore, threads: Threads, registry: Registry
+        self, *, store: JobStore, launch: Launch, files: FileStore, threads: Threads, registry: Registry
     ) -> None:
         self._store = store
-        self._jobs = jobs
+        self._launch = launch
         self._files = files
         self._threads = threads
         self._registry = registry
@@ -60,7 +77,7 @@ class JobActions:
         kind = self._registry.get(source.job_type)
         inputs = [await self._threads.run(self._copy, job_file) for job_file in source.inputs]
         try:
-            return await self._jobs.launch(kind.key, description=source.description, run_by_id=viewer.id or 0,
+            return await self._launch(kind.key, description=source.description, run_by_id=viewer.id or 0,
                                            run_at=source.run_at, params=source.params, input_files=inputs,
                                            exclusive=kind.system, rerun_of=source.job_id)  # fmt: skip
         except BaseException:
