@@ -44,27 +44,27 @@ class JobControls:
     """Progress and Duration (updated in place, live), and the buttons to cancel or rerun the job."""
 
     def __init__(self, services: Services, user: User, detail: dict[str, Any]) -> None:
+        """Builds the Progress and Duration fields here (inside the page's ``dl``); ``add_buttons`` the buttons."""
         self.services, self.user, self.detail = services, user, detail
-        with ui.element('dl').classes('job-fields'):
+        with ui.element('div').classes('contents'):  # its dt/dd line up with the other fields
             self.progress_label = _dt('Progress')
-            with (
-                ui.element('dd')
-                .classes('text-body2 flex items-center gap-2 no-wrap')
-                .mark('progress') as self.progress_row
-            ):
+            with ui.element('dd').classes('text-body2 flex items-center gap-2').mark('progress') as self.progress_row:
                 self.bar = ui.linear_progress(value=0, show_value=False).props('instant-feedback size=10px')
                 self.bar.classes('job-progress-bar').props('aria-label=Progress')
                 self.percent = ui.label().mark('progress-percent')
-                self.eta = ui.label().classes('text-muted').mark('progress-eta')
+                self.eta = ui.label().classes('text-muted whitespace-nowrap').mark('progress-eta')
             _dt('Duration')
             with ui.element('dd').classes('text-body2'):
                 self.duration = ui.label().mark('duration')
-        with ui.row().classes('gap-2'):
+        self.timer = ui.timer(1.0, self._tick)
+
+    def add_buttons(self) -> None:
+        """The "Cancel job" and "Run again" buttons, where the page wants them."""
+        with ui.row().classes('gap-2 q-mt-sm'):
             self.cancel_button = ui.button('Cancel job', icon='stop_circle', on_click=self._confirm_cancel)
             self.cancel_button.props('outline color=negative')
             self.rerun_button = ui.button('Run again', icon='replay', on_click=self._rerun).props('outline')
-        self.timer = ui.timer(1.0, self._tick)
-        self.show(detail)
+        self.show(self.detail)
 
     def show(self, detail: dict[str, Any]) -> None:
         self.detail = detail

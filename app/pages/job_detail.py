@@ -68,8 +68,10 @@ class DetailView:
     def __init__(self, services: Services, user: User, detail: dict[str, Any]) -> None:
         self.detail = detail
         with ui.card().classes('w-full'):
-            self.fields = ui.element('dl').classes('job-fields')
-            self.controls = JobControls(services, user, detail)
+            with ui.element('dl').classes('job-fields'):
+                self.fields = ui.element('div').classes('contents')  # rebuilt when they change
+                self.controls = JobControls(services, user, detail)  # updated in place, live
+            self.controls.add_buttons()
             self.error = ui.column().classes('w-full')
         self.files = ui.row().classes('w-full gap-4 items-stretch')
         ui.html('<h2 class="text-h6 q-my-none">Subtasks</h2>', sanitize=False)
