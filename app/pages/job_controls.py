@@ -78,6 +78,7 @@ class JobControls:
             self.eta.text = eta_text(progress['eta_seconds']) if running else ''
         self._tick()
         self.cancel_button.set_visibility(running)
+        self.cancel_button.set_enabled(not detail['cancelled_by'])  # asked already: it stops within seconds
         self.rerun_button.set_visibility(not running and self.services.actions.may_rerun(self.user, detail['job_type']))
 
     def _tick(self) -> None:
@@ -106,7 +107,6 @@ class JobControls:
         if row is None:
             ui.notify('Job not found', type='negative')
             return
-        self.cancel_button.disable()
         ui.notify(f'Cancelling job {self.detail["id"]}…', type='info')
 
     async def _rerun(self) -> None:

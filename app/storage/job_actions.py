@@ -9,8 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.storage import queue
 from app.storage.db import Bind, transaction
-from app.storage.jobs import JOB, JOB_FILE, job_row
+from app.storage.jobs import JOB, JOB_FILE, finish_job, job_row
 from app.storage.models import FileRole, JobFile, JobLog, Status, User
 
 LOG_KEPT = 10_000  # lines kept per job; older ones are dropped and counted
@@ -65,6 +66,9 @@ def request_cancel(bind: Bind, *, viewer: User, job_id: int) -> tuple[dict[str, 
         row = connection.execute(statement).first()
         if row is None:
             raise NotRunning(f'Job {job_id} is not running')
+        if row.engine_job_id is not None and queue.cancel_queued(connection, engine_job_id=row.engine_job_id):
+            # Still queued (every worker busy): no worker will run it, so it ends here and now.
+            return finish_job(connection, job_id=job_id), row.run_by_id
         return job_row(row), row.run_by_id
 
 

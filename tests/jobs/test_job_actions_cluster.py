@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from app.jobs.events import JobChanged
 from app.services import Services
@@ -128,3 +129,20 @@ async def test_an_import_cancelled_in_a_worker_process_keeps_its_partial_result(
         assert result is not None
         lines = services.files.path(result.relative_path).read_text().splitlines()
         assert len(lines) - 1 == written  # the result lists every row written, and only those
+
+
+async def test_a_job_no_worker_has_claimed_yet_ends_at_once_and_is_never_run(tmp_path: Path, postgres_url: str) -> None:
+    async with started(tmp_path, postgres_url, web_worker=False) as services:  # no worker anywhere
+        boss = admin(services)
+        assert boss.id is not None
+        job_id = await services.jobs.launch('test_steps', description='queued', run_by_id=boss.id, run_at='/x')
+        row = await services.actions.cancel(boss, job_id)
+        assert row is not None and (row['status'], row['error']) == ('failed', f'Cancelled by {boss.username}')
+        ended = detail(services, boss, job_id)
+        assert ended['status'] == 'failed' and ended['subtasks'] == []
+        with services.engine.connect() as connection:
+            status = connection.execute(
+                sa.text('SELECT q.status FROM procrastinate_jobs q JOIN job ON job.engine_job_id = q.id '
+                        'WHERE job.id = :id'), {'id': job_id}
+            ).scalar()  # fmt: skip
+        assert status == 'cancelled'  # procrastinate's own cancel: no worker will ever fetch it
