@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.storage import job_actions
+from app.storage import job_actions, maintenance
 from app.storage import jobs as queries
 from app.storage.job_actions import LogLine
 from app.storage.models import User, utcnow
@@ -75,3 +75,13 @@ def test_cancel_requests(engine: sa.Engine, people: dict[str, User]) -> None:
     assert (row['status'], row['error']) == ('failed', 'Cancelled by boss')
     with pytest.raises(job_actions.NotRunning):
         job_actions.request_cancel(engine, viewer=people['ann'], job_id=job_id)
+
+
+def test_purging_a_job_removes_its_log(engine: sa.Engine, people: dict[str, User]) -> None:
+    job_id = new_job(engine, people['ann'])
+    job_actions.append_log(engine, job_id=job_id, lines=[LogLine(1, utcnow(), 'info', 'kept until purged')])
+    queries.finish_job(engine, job_id=job_id)
+    purged = maintenance.purge_batch(engine, cutoff=utcnow() + timedelta(days=1), keep_job_id=0)
+    assert [job.id for job in purged] == [job_id]
+    with engine.connect() as connection:
+        assert connection.execute(sa.text('SELECT count(*) FROM job_log')).scalar_one() == 0
