@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from app.jobs.registry import Registry
 from app.jobs.store import JobStore
 from app.storage import job_actions
-from app.storage.files import FileStore
+from app.storage.files import FileStore, UnsafePath
 from app.storage.jobs import NewFile
 from app.storage.models import FileRole, JobFile, Status, User
 from app.threads import Threads
@@ -36,6 +36,10 @@ class Launch(Protocol):
 
 class StillRunning(RuntimeError):
     """A job is run again only once it has ended."""
+
+
+class InputMissing(RuntimeError):
+    """A stored input file of the job to run again is gone from the storage directory."""
 
 
 class JobActions:
@@ -75,7 +79,14 @@ class JobActions:
         if source.status == Status.IN_PROGRESS:
             raise StillRunning(f'Job {job_id} is still running')
         kind = self._registry.get(source.job_type)
-        inputs = [await self._threads.run(self._copy, job_file) for job_file in source.inputs]
+        inputs: list[NewFile] = []
+        try:
+            for job_file in source.inputs:
+                inputs.append(await self._threads.run(self._copy, job_file))
+        except (OSError, UnsafePath) as error:
+            for new_file in inputs:
+                await self._threads.run(self._files.delete, new_file.stored.relative_path)
+            raise InputMissing(f'The input files of job {job_id} are no longer stored') from error
         try:
             return await self._launch(kind.key, description=source.description, run_by_id=viewer.id or 0,
                                            run_at=source.run_at, params=source.params, input_files=inputs,

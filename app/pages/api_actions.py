@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.responses import Response
 
-from app.jobs.actions import NotRunning, StillRunning
+from app.jobs.actions import InputMissing, NotRunning, StillRunning
 from app.jobs.store import AlreadyRunning
 from app.pages.api import error, not_found
 from app.pages.api_models import ERRORS, ErrorOut, JobOut, LogOut
@@ -43,7 +43,8 @@ def add_routes(router: APIRouter, services: Services) -> None:
     async def rerun_job(user: CurrentUser, job_id: str) -> Response:
         """Run a finished job again (same type, inputs and parameters, run by you); answers the new job.
 
-        409 while the job still runs, or when a system task of its type is already running.
+        409 while the job still runs, when a system task of its type is already running, or when the job's input
+        files are no longer stored.
         """
         number = parse_id(job_id)
         if number is None:
@@ -52,8 +53,8 @@ def add_routes(router: APIRouter, services: Services) -> None:
             new_id = await services.actions.rerun(user, number)
         except StillRunning:
             return error(409, 'The job is still running')
-        except AlreadyRunning as running:
-            return error(409, str(running))
+        except (AlreadyRunning, InputMissing) as refused:
+            return error(409, str(refused))
         if new_id is None:
             return not_found()
         row = await services.threads.run(queries.get_job, services.engine, viewer=user, job_id=new_id)

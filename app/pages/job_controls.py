@@ -8,7 +8,7 @@ from typing import Any
 
 from nicegui import ui
 
-from app.jobs.actions import NotRunning, StillRunning
+from app.jobs.actions import InputMissing, NotRunning, StillRunning
 from app.jobs.store import AlreadyRunning
 from app.pages.auth import current_user
 from app.pages.display import job_path
@@ -119,8 +119,8 @@ class JobControls:
         except StillRunning:
             ui.notify('The job is still running', type='warning')
             return
-        except AlreadyRunning as running:
-            ui.notify(str(running), type='warning')
+        except (AlreadyRunning, InputMissing) as refused:
+            ui.notify(str(refused), type='warning')
             return
         except Exception as error:
             log.exception('could not rerun job %s', self.detail['id'])

@@ -149,3 +149,16 @@ async def test_job_shape_has_progress_rerun_and_cancel_fields(people: dict[str, 
     never = make_job(services, owner_ids(services)['ann'])
     listed = (await people['ann'].http_client.get('/api/jobs')).json()['rows']
     assert next(r for r in listed if r['id'] == never)['progress'] is None
+
+
+async def test_rerun_of_a_job_whose_input_is_gone_is_refused(people: dict[str, User], services: Services) -> None:
+    ids = owner_ids(services)
+    finished = make_job(services, ids['ann'])
+    file_id = attach_file(services, finished, b'name,email\n', 'gone.csv', role='input')
+    queries.finish_job(services.engine, job_id=finished)
+    job_file = queries.get_file(services.engine, viewer=account(services, 'admin'), file_id=file_id)
+    assert job_file is not None
+    services.files.delete(job_file.relative_path)
+    response = await people['ann'].http_client.post(f'/api/jobs/{finished}/rerun')
+    assert response.status_code == 409 and 'no longer stored' in response.json()['error']
+    assert job(services, finished)['reruns'] == []
