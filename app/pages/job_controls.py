@@ -77,6 +77,7 @@ class JobControls:
             self.percent.text = percent_text(progress['percent'])
             self.eta.text = eta_text(progress['eta_seconds']) if running else ''
         self._tick()
+        self.timer.active = running  # an ended job's duration stands still
         self.cancel_button.set_visibility(running)
         self.cancel_button.set_enabled(not detail['cancelled_by'])  # asked already: it stops within seconds
         self.rerun_button.set_visibility(not running and self.services.actions.may_rerun(self.user, detail['job_type']))

@@ -278,7 +278,8 @@ def fail_interrupted(engine: sa.Engine) -> list[tuple[dict[str, Any], int]]:
     with session(engine) as db:
         jobs = list(db.exec(select(Job).where(Job.status == Status.IN_PROGRESS)))
         for job in jobs:
-            job.status, job.ended_at, job.failed_at, job.error = Status.FAILED, now, now, INTERRUPTED
+            error = cancelled_message(job.cancelled_by) if job.cancelled_by else INTERRUPTED  # asked to stop anyway
+            job.status, job.ended_at, job.failed_at, job.error = Status.FAILED, now, now, error
         _fail_open_subtasks(db, [job.id for job in jobs if job.id is not None], INTERRUPTED, now)
         db.commit()
         return [(job_row(job), job.run_by_id) for job in jobs]
