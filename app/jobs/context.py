@@ -108,6 +108,7 @@ class JobContext:
         subtask_id = await self._store.start_subtask(self.job, name)
         self.step = name
         self.scale.enter(name)
+        self._note_progress()  # the step's name and start reach the pages with the next write
         handle = SubtaskHandle()
         try:
             yield handle
@@ -169,7 +170,9 @@ class JobContext:
         self._progress_pending = False
         self._last_progress = self._loop.time()
         done, total = self._progress
-        await self._store.set_progress(self.job, done, total, percent=self.scale.percent, eta=self.scale.eta())
+        await self._store.set_progress(
+            self.job, done, total, percent=self.scale.percent, eta=self.scale.eta(), step=self.step or None
+        )
 
     async def flush_progress(self) -> None:
         """Write the latest progress and log lines now (the runtime calls this before a job ends); later progress

@@ -120,11 +120,18 @@ class JobStore:
         self._publish_detail(job)
 
     async def set_progress(
-        self, job: JobRef, done: int, total: int, *, percent: float | None = None, eta: float | None = None
+        self,
+        job: JobRef,
+        done: int,
+        total: int,
+        *,
+        percent: float | None = None,
+        eta: float | None = None,
+        step: str | None = None,
     ) -> None:
         """Record how far the job got (``percent`` of the whole job, which the database never lets go back)."""
         row = await self._write(queries.set_progress, job_id=job.job_id, done=done, total=total, percent=percent,
-                                eta=eta)  # fmt: skip
+                                eta=eta, step=step)  # fmt: skip
         self._publish_row(row, job.owner_id)
 
     async def append_log(self, job: JobRef, lines: Sequence[LogLine]) -> None:

@@ -50,6 +50,7 @@ class JobOut(BaseModel):
     cancelled_by: str | None = Field(description='username of who cancelled (or asked to cancel) the job, or null')
     progress: ProgressOut | None = Field(description='null for a job that reports no progress')
     log_seq: int = Field(description='number of the last log line')
+    progress_step: str | None = Field(description='the step under way while the job runs, or null')
 
 
 class JobPageOut(BaseModel):

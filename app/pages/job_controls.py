@@ -75,7 +75,8 @@ class JobControls:
         if progress is not None:
             self.bar.value = progress['percent'] / 100
             self.percent.text = percent_text(progress['percent'])
-            self.eta.text = eta_text(progress['eta_seconds']) if running else ''
+            parts = [detail['progress_step'] or '', eta_text(progress['eta_seconds'])] if running else []
+            self.eta.text = ' · '.join(part for part in parts if part)
         self._tick()
         self.timer.active = running  # an ended job's duration stands still
         self.cancel_button.set_visibility(running)

@@ -20,7 +20,7 @@ from app.storage.models import FileRole, Status, User
 from app.units import size_text
 
 # Row fields that change while a job runs and are shown in place (JobControls, LogView), not by rebuilding the fields.
-LIVE_FIELDS = ('progress', 'progress_done', 'progress_total', 'log_seq')
+LIVE_FIELDS = ('progress', 'progress_done', 'progress_total', 'progress_step', 'log_seq')
 FILE_SECTIONS = (
     (FileRole.INPUT, 'Input Files'),
     (FileRole.OUTPUT, 'Output Files'),

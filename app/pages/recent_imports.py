@@ -77,6 +77,10 @@ class JobStatus:
         self.icon.set_status(row['status'])
         self.bar.set_visibility(running)
         self.bar.value = progress['percent'] / 100 if progress else 0
-        shown = [percent_text(progress['percent']), eta_text(progress['eta_seconds'])] if running and progress else []
+        shown = (
+            [row['progress_step'] or '', percent_text(progress['percent']), eta_text(progress['eta_seconds'])]
+            if running and progress
+            else []
+        )
         self.counts.text = ' · '.join(part for part in shown if part)
         self.error.text = row['error'] or ''

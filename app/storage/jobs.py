@@ -45,6 +45,7 @@ def job_row(job: Job | sa.Row[Any], username: str | None = None) -> dict[str, An
         'rerun_of': job.rerun_of,
         'cancelled_by': job.cancelled_by,
         'progress': progress_of(job),
+        'progress_step': job.progress_step if job.status == Status.IN_PROGRESS else None,
         'log_seq': job.log_seq,
     }
 
@@ -164,7 +165,14 @@ def finish_subtask(bind: Bind, *, subtask_id: int, status: Status, message: str 
 
 
 def set_progress(
-    bind: Bind, *, job_id: int, done: int, total: int, percent: float | None = None, eta: float | None = None
+    bind: Bind,
+    *,
+    job_id: int,
+    done: int,
+    total: int,
+    percent: float | None = None,
+    eta: float | None = None,
+    step: str | None = None,
 ) -> dict[str, Any]:
     """Record how far a job got; its percent only ever grows (whatever attempt or node reports it)."""
     values: dict[str, Any] = {'progress_done': done, 'progress_total': total}
@@ -172,6 +180,7 @@ def set_progress(
         current = sa.func.coalesce(JOB.c.progress_percent, 0.0)
         values['progress_percent'] = sa.case((current > percent, current), else_=sa.literal(percent, sa.Float))
         values['progress_eta'] = eta
+        values['progress_step'] = step
     statement = sa.update(JOB).where(JOB.c.id == job_id).values(values).returning(*JOB.c)
     with transaction(bind) as connection:
         return job_row(connection.execute(statement).one())

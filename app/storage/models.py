@@ -117,6 +117,7 @@ class Job(SQLModel, table=True):
     rerun_of: int | None = None
     progress_percent: float | None = None
     progress_eta: float | None = None
+    progress_step: str | None = Field(default=None, max_length=200)  # the subtask under way, for people
     log_seq: int = Field(default=0, sa_column_kwargs={'server_default': '0'})
     log_dropped: int = Field(default=0, sa_column_kwargs={'server_default': '0'})
 

@@ -173,10 +173,12 @@ async def test_progress_only_goes_forward_over_a_whole_200k_row_import(
     monkeypatch.setattr(imports, 'BATCH_SIZE', 5000)  # 40 batches in the write step
     seen: list[tuple[float, float]] = []  # (time, percent) of every published row of the job
     etas: list[float] = []
+    steps: set[str | None] = set()
 
     def record(change: Change) -> None:
         if isinstance(change, JobChanged) and change.row['progress'] is not None:
             seen.append((time.monotonic(), change.row['progress']['percent']))
+            steps.add(change.row['progress_step'])
             if change.row['progress']['eta_seconds'] is not None:
                 etas.append(change.row['progress']['eta_seconds'])
 
@@ -191,4 +193,6 @@ async def test_progress_only_goes_forward_over_a_whole_200k_row_import(
     assert percents[-1] == 100.0 and run.detail['progress'] == {'percent': 100.0, 'eta_seconds': None}
     assert len(set(percents)) >= 8 and percents[0] < 20  # it moved through the steps, not in one jump
     assert etas and all(eta >= 0 for eta in etas)  # an ETA from the observed rate while it ran
+    assert {'Validate rows', 'Write contacts'} <= steps  # which step it is in, for people
+    assert run.detail['progress_step'] is None  # once ended
     assert len(seen) <= 8 * took + 20  # progress writes stay throttled (4 a second, plus step ends and logs)

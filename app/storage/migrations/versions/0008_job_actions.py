@@ -2,8 +2,9 @@
 
 - job: ``cancelled_by`` (who asked to cancel; the flag a worker on any node polls), ``rerun_of`` (the job this one
   runs again; no foreign key, so adding it never rebuilds the SQLite job table and its triggers), the one progress
-  scale (``progress_percent``, ``progress_eta``) and the log's counters (``log_seq``: the last line's number, so a
-  log write changes the row and reaches other nodes through the job trigger of 0005; ``log_dropped``).
+  scale (``progress_percent``, ``progress_eta``, ``progress_step``: the step under way) and the log's counters
+  (``log_seq``: the last line's number, so a log write changes the row and reaches other nodes through the job
+  trigger of 0005; ``log_dropped``).
 - job_log: the newest lines of each job, numbered per job.
 
 Revision ID: 0008
@@ -23,6 +24,7 @@ COLUMNS = (
     sa.Column('rerun_of', sa.Integer(), nullable=True),
     sa.Column('progress_percent', sa.Float(), nullable=True),
     sa.Column('progress_eta', sa.Float(), nullable=True),
+    sa.Column('progress_step', sa.String(200), nullable=True),
     sa.Column('log_seq', sa.Integer(), nullable=False, server_default='0'),
     sa.Column('log_dropped', sa.Integer(), nullable=False, server_default='0'),
 )
