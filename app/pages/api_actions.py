@@ -57,10 +57,8 @@ def add_routes(router: APIRouter, services: Services) -> None:
             return error(409, str(refused))
         if new_id is None:
             return not_found()
-        row = await services.threads.run(queries.get_job, services.engine, viewer=user, job_id=new_id)
-        assert row is not None
-        return JSONResponse({key: value for key, value in row.items() if key not in ('subtasks', 'files', 'reruns')},
-                            status_code=201)  # fmt: skip
+        [row] = await services.threads.run(queries.job_rows, services.engine, job_ids=[new_id])  # launched by user
+        return JSONResponse(row, status_code=201)
 
     @router.get('/api/jobs/{job_id}/log', response_model=LogOut, responses=ERRORS, tags=['jobs'])
     async def job_log(user: CurrentUser, job_id: str, after: Annotated[int, Query(ge=0, le=2**31)] = 0) -> Response:

@@ -10,7 +10,7 @@ from app.services import Services
 from app.storage.job_actions import LogLine, read_log
 from app.storage.models import User
 
-SHOWN = 2000  # lines kept in the page; the download has all the job keeps
+SHOWN = 1000  # lines kept in the page (each is an element); the download has all the job keeps
 
 
 def line_text(line: LogLine) -> str:
