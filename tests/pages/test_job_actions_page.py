@@ -139,3 +139,18 @@ def test_eta_reads_in_minutes_or_seconds() -> None:
     assert eta_text(None) == ''
     assert eta_text(42.4) == 'about 42 s left'
     assert eta_text(600) == 'about 10 min left'
+
+
+async def test_imports_page_shows_the_same_percent_step_and_time_left(user: User, services: Services) -> None:
+    ann = add_user(services, 'ann')
+    job_id = make_job(services, ann, category='import', description='Import of big.csv')
+    queries.set_progress(
+        services.engine, job_id=job_id, done=10, total=20, percent=42.7, eta=300, step='Write contacts'
+    )
+    await log_in(user, 'ann', 'ann-password')
+    await user.open('/imports')
+    await user.should_see('Write contacts · 42% · about 5 min left')
+    await user.open(f'/settings/maintenance/jobs/{job_id}')
+    [percent] = user.find(marker='progress-percent').elements
+    [eta] = user.find(marker='progress-eta').elements
+    assert (percent.text, eta.text) == ('42%', 'Write contacts · about 5 min left')
