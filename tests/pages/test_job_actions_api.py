@@ -162,3 +162,17 @@ async def test_rerun_of_a_job_whose_input_is_gone_is_refused(people: dict[str, U
     response = await people['ann'].http_client.post(f'/api/jobs/{finished}/rerun')
     assert response.status_code == 409 and 'no longer stored' in response.json()['error']
     assert job(services, finished)['reruns'] == []
+
+
+def test_log_text_says_how_many_older_lines_were_dropped() -> None:
+    from app.pages.api_actions import log_text
+    from app.storage.job_actions import LogLine
+    from app.storage.models import utcnow
+
+    at = utcnow()
+    text = log_text([LogLine(10_001, at, 'warning', 'late'), LogLine(10_002, at, 'info', 'last')], 10_000)
+    assert text.splitlines() == [
+        f'{at.isoformat()} INFO 10,000 earlier lines dropped (only the newest are kept)',
+        f'{at.isoformat()} WARNING late',
+        f'{at.isoformat()} INFO last',
+    ]
