@@ -154,3 +154,27 @@ async def test_imports_page_shows_the_same_percent_step_and_time_left(user: User
     [percent] = user.find(marker='progress-percent').elements
     [eta] = user.find(marker='progress-eta').elements
     assert (percent.text, eta.text) == ('42%', 'Write contacts · about 5 min left')
+
+
+async def test_a_log_line_shows_on_the_open_page_within_a_second(
+    user: User, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.jobs.context import JobContext
+
+    logged: dict[str, float] = {}
+    original = JobContext.log
+
+    def log(self: JobContext, message: str, level: str = 'info') -> None:
+        logged[message] = asyncio.get_running_loop().time()
+        original(self, message, level)
+
+    monkeypatch.setattr(JobContext, 'log', log)
+    await log_in(user)
+    job_id = await services.jobs.launch('test_steps', description='log', run_by_id=admin_id(services),
+                                        run_at='/x', params={'steps': 3, 'delay': 1.0})  # fmt: skip
+    await user.open(f'/settings/maintenance/jobs/{job_id}')
+    for step in (1, 2):
+        message = f'Step {step} done'
+        await eventually(lambda message=message: message in logged, timeout=5)
+        await eventually(lambda message=message: any(line.endswith(message) for line in shown_log(user)), timeout=2)
+        assert asyncio.get_running_loop().time() - logged[message] < 1.0
