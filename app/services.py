@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from app.config import Settings
+from app.jobs.actions import JobActions
 from app.jobs.events import ChangeFeed
 from app.jobs.executors import Executor, LocalExecutor
 from app.jobs.registry import Registry
@@ -48,6 +49,7 @@ class Services:
     feed: ChangeFeed
     store: JobStore
     jobs: JobService
+    actions: JobActions
     system_user_id: int = 0
     schedules: dict[str, str] = field(default_factory=dict)
     relay: ChangeRelay | None = None  # PostgreSQL only (psycopg is not even imported on SQLite)
@@ -140,8 +142,9 @@ def build_services(settings: Settings) -> Services:
     jobs = JobService(
         store=store, registry=registry, executor=executor, node=node, shutdown_grace=settings.shutdown_grace_seconds
     )
+    actions = JobActions(store=store, launch=jobs.launch, files=files, threads=threads, registry=registry)
     services = Services(settings=settings, engine=engine, threads=threads, files=files, registry=registry, feed=feed,
-                        store=store, jobs=jobs)  # fmt: skip
+                        store=store, jobs=jobs, actions=actions)  # fmt: skip
     services.schedules = {
         system_tasks.DATABASE_BACKUP.key: settings.backup_cron,
         system_tasks.PURGE_OLD_JOBS.key: settings.purge_cron,

@@ -17,12 +17,14 @@ async def run_steps(ctx: JobContext) -> None:
     """Three subtasks; ``fail_at`` (1-based) raises in that step; ``delay`` seconds per step."""
     fail_at = ctx.params.get('fail_at')
     delay = float(ctx.params.get('delay', 0))
-    for number in range(1, int(ctx.params.get('steps', 3)) + 1):
+    steps = int(ctx.params.get('steps', 3))
+    for number in range(1, steps + 1):
         async with ctx.subtask(f'Step {number}'):
             await asyncio.sleep(delay)
             if number == fail_at:
                 raise RuntimeError(f'Step {number} broke')
-            ctx.progress(number, 3)
+            ctx.progress(number, max(steps, 3))
+            ctx.log(f'Step {number} done')
     await ctx.add_output('steps.txt', b'all steps done\n')
 
 

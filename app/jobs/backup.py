@@ -8,6 +8,7 @@ import hashlib
 import re
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from app.jobs.context import JobContext
@@ -15,10 +16,18 @@ from app.jobs.reports import quantity, utc_stamp
 from app.storage import maintenance
 
 CHUNK = 1024 * 1024
+Progress = Callable[[int, int], None]
+
+
+def _ignore(_done: int, _total: int) -> None:
+    pass
+
+
 PG_DUMP_MISSING = 'pg_dump is not installed; install the PostgreSQL client tools to back up a PostgreSQL database'
 DUMP_HEADER = b'-- PostgreSQL database dump'
 DUMP_COMPLETE = b'-- PostgreSQL database dump complete'
 JOB_TABLE = re.compile(rb'^CREATE TABLE (?:\S+\.)?"?job"? \(', re.MULTILINE)
+STEPS = {'Snapshot database': 50, 'Compress snapshot': 30, 'Verify backup': 17, 'Store backup': 3}
 JOB_COPY = re.compile(rb'^COPY (?:\S+\.)?"?job"? \(')
 
 
@@ -27,6 +36,7 @@ async def run_backup(ctx: JobContext) -> None:
     sqlite = ctx.engine.dialect.name == 'sqlite'
     filename = f'backup-{utc_stamp()}.{"sqlite" if sqlite else "sql"}.gz'
     snapshot, compressed, restored = ctx.temp_path(), ctx.temp_path(), ctx.temp_path()
+    ctx.plan(STEPS)
     try:
         async with ctx.subtask('Snapshot database') as step:
             if sqlite:
@@ -38,15 +48,17 @@ async def run_backup(ctx: JobContext) -> None:
                     raise RuntimeError(PG_DUMP_MISSING)
                 await ctx.run_blocking(maintenance.dump_postgres, ctx.engine, pg_dump, snapshot)
             step.message = f'{describe_size(snapshot.stat().st_size)} {"copied" if sqlite else "dumped"}'
+            ctx.log(f'Snapshot: {step.message}')
         async with ctx.subtask('Compress snapshot') as step:
-            digest = await ctx.run_blocking(compress, snapshot, compressed)
+            digest = await ctx.run_blocking(compress, snapshot, compressed, _watch(ctx))
             step.message = f'{describe_size(compressed.stat().st_size)} compressed'
             snapshot.unlink()
         async with ctx.subtask('Verify backup') as step:
-            if await ctx.run_blocking(decompress, compressed, restored) != digest:
+            if await ctx.run_blocking(decompress, compressed, restored, _watch(ctx)) != digest:
                 raise RuntimeError('The compressed backup does not decompress to the snapshot')
             jobs = await ctx.run_blocking(verify_sqlite if sqlite else verify_dump, restored)
             step.message = f'Reopened the backup: {quantity(jobs, "job")}'
+            ctx.log(f'Verified: {step.message}')
             restored.unlink()
         async with ctx.subtask('Store backup') as step:
             size = compressed.stat().st_size
@@ -58,24 +70,41 @@ async def run_backup(ctx: JobContext) -> None:
             path.unlink(missing_ok=True)
 
 
-def compress(source: Path, target: Path) -> str:
-    """Gzip ``source`` into ``target``; returns the sha256 of the uncompressed bytes."""
+def compress(source: Path, target: Path, progress: Progress = _ignore) -> str:
+    """Gzip ``source`` into ``target``; returns the sha256 of the uncompressed bytes. ``progress`` hears bytes
+    read of the size after each chunk (and may raise to stop)."""
     digest = hashlib.sha256()
+    size, done = source.stat().st_size, 0
     with source.open('rb') as reader, gzip.open(target, 'wb', compresslevel=6) as writer:
         while chunk := reader.read(CHUNK):
             digest.update(chunk)
             writer.write(chunk)
+            done += len(chunk)
+            progress(done, max(size, done))
     return digest.hexdigest()
 
 
-def decompress(source: Path, target: Path) -> str:
-    """Gunzip ``source`` into ``target``; returns the sha256 of the uncompressed bytes."""
+def decompress(source: Path, target: Path, progress: Progress = _ignore) -> str:
+    """Gunzip ``source`` into ``target``; returns the sha256 of the uncompressed bytes (``progress``: compressed
+    bytes read of the compressed size, as for ``compress``)."""
     digest = hashlib.sha256()
-    with gzip.open(source, 'rb') as reader, target.open('wb') as writer:
+    size = source.stat().st_size
+    with source.open('rb') as raw, gzip.open(raw, 'rb') as reader, target.open('wb') as writer:
         while chunk := reader.read(CHUNK):
             digest.update(chunk)
             writer.write(chunk)
+            progress(min(raw.tell(), size), size)
     return digest.hexdigest()
+
+
+def _watch(ctx: JobContext) -> Progress:
+    """Progress of a long copy from its worker thread, which is also where it learns of a cancel."""
+
+    def report(done: int, total: int) -> None:
+        ctx.check_cancelled()
+        ctx.progress(done, total)
+
+    return report
 
 
 def verify_sqlite(path: Path) -> int:

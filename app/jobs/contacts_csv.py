@@ -69,15 +69,18 @@ class Summary:
         return self.records - self.rejected
 
 
-def inspect_file(path: Path, *, limit: int) -> Layout:
-    """Check size, binary data and UTF-8 in one streaming pass, then map the header; raises FileProblem."""
+def inspect_file(path: Path, *, limit: int, progress: Progress | None = None) -> Layout:
+    """Check size, binary data and UTF-8 in one streaming pass, then map the header; raises FileProblem.
+
+    ``progress`` hears bytes read of the size after every chunk (it may raise to stop the pass).
+    """
     try:
         size = path.stat().st_size
     except FileNotFoundError:
         raise FileProblem('The uploaded file is missing from the file store') from None
     if size > limit:
         raise FileProblem(f'The file is larger than the limit of {limit // MB} MB')
-    lines = _check_text(path)
+    lines = _check_text(path, progress or _ignore, size)
     with open_text(path) as file:
         for _line, cells in records(file):
             return Layout(columns=map_header(cells), size=size, lines=lines)
@@ -206,15 +209,21 @@ def records(file: IO[str]) -> Iterator[tuple[int, list[str]]]:
             yield line, cells
 
 
-def _check_text(path: Path) -> int:
+def _ignore(_done: int, _total: int) -> None:
+    pass
+
+
+def _check_text(path: Path, progress: Progress, size: int) -> int:
     """Reject NUL bytes and invalid UTF-8, chunk by chunk; returns the number of lines (for progress)."""
     # The incremental decoder keeps a character cut in two by a chunk boundary until the next chunk completes it.
     decoder = codecs.getincrementaldecoder('utf-8')()
-    newlines, last = 0, b''
+    newlines, last, read = 0, b'', 0
     with path.open('rb') as file:
         while chunk := file.read(CHUNK):
             if newlines == 0 and looks_utf16(chunk):
                 raise FileProblem(NOT_UTF8_BUT_UTF16)
+            read += len(chunk)
+            progress(read, max(size, read))
             if b'\x00' in chunk:
                 raise FileProblem('The file contains binary data, not CSV text')
             _decode(decoder, chunk, newlines)

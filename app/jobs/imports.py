@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from app.jobs import contacts_csv
 from app.jobs.contacts_csv import ERROR_HEADER, FileProblem, Summary
-from app.jobs.context import JobContext, describe_error
+from app.jobs.context import Cancelled, JobContext, describe_error
 from app.jobs.registry import JobType
 from app.jobs.reports import CsvReport, safe_cell
 from app.storage.contacts import ContactData, upsert_contacts
@@ -29,6 +29,8 @@ T = TypeVar('T')
 STOP_TIMEOUT = 30  # seconds a stopped worker thread gets to reach its next progress report
 BATCH_SIZE = 5000  # contacts per transaction: big enough to be fast, small enough to keep other writers moving
 RESULT_HEADER = ('line', 'email', 'action', 'contact_id')
+# The share of each step in the job's one progress scale (about the time each takes).
+STEPS = {'Read file': 8, 'Validate rows': 37, 'Write contacts': 53, 'Write reports': 2}
 log = logging.getLogger('app.jobs')
 
 
@@ -51,9 +53,10 @@ class Work:
         return path
 
     def progress(self, done: int, total: int) -> None:
-        """Progress from a worker thread, which is also where it learns that it should stop."""
+        """Progress from a worker thread, which is also where it learns that it should stop or was cancelled."""
         if self.stop.is_set():
             raise Stopped
+        self.ctx.check_cancelled()
         self.ctx.progress(done, total)
 
     async def blocking(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -88,10 +91,24 @@ async def run_contacts_import(ctx: JobContext) -> None:
 
 async def _import(ctx: JobContext, work: Work, source: Path, stem: str) -> None:
     valid, errors, result = work.temp(), work.temp(), work.temp()
+    ctx.plan(STEPS)
+    try:
+        await _steps(ctx, work, source, stem, valid=valid, errors=errors, result=result)
+    except Cancelled:
+        # What the import got through stays: the rows written, and the reports of the rows it read.
+        await _keep_partial_reports(ctx, stem, errors=errors, result=result)
+        raise
+
+
+async def _steps(ctx: JobContext, work: Work, source: Path, stem: str, *, valid: Path, errors: Path,
+                 result: Path) -> None:  # fmt: skip
     try:
         async with ctx.subtask('Read file') as step:
-            layout = await work.blocking(contacts_csv.inspect_file, source, limit=ctx.settings.max_upload_bytes)
+            layout = await work.blocking(
+                contacts_csv.inspect_file, source, limit=ctx.settings.max_upload_bytes, progress=work.progress
+            )
             step.message = f'{layout.size:,} bytes; columns: {", ".join(layout.columns)}'
+            ctx.log(f'Read {layout.size:,} bytes, about {layout.lines:,} lines; columns: {", ".join(layout.columns)}')
         async with ctx.subtask('Validate rows') as step:
             summary = await work.blocking(
                 contacts_csv.validate_rows, source, layout, valid=valid, errors=errors, progress=work.progress
@@ -100,8 +117,9 @@ async def _import(ctx: JobContext, work: Work, source: Path, stem: str) -> None:
                 step.fail(rejected_message(summary))
             else:
                 step.message = f'{summary.records} rows valid'
-            ctx.log(f'{summary.records} rows read: {summary.valid} valid, {summary.rejected} rejected')
+            ctx.log(f'{summary.records:,} rows read: {summary.valid:,} valid, {summary.rejected:,} rejected')
     except FileProblem as problem:  # the subtask it came from is already marked Failed with it
+        ctx.log(str(problem), 'error')
         await _report_file_problem(ctx, stem, str(problem))
         return
 
@@ -109,13 +127,16 @@ async def _import(ctx: JobContext, work: Work, source: Path, stem: str) -> None:
     async with ctx.subtask('Write contacts') as step:
         try:
             created, updated = await work.blocking(
-                write_contacts, ctx.engine, valid, result, total=summary.valid, progress=work.progress
+                write_contacts, ctx.engine, valid, result, total=summary.valid, progress=work.progress, log=ctx.log
             )
             step.message = f'{created} created, {updated} updated'
-            ctx.log(f'Contacts written: {step.message}')
+            ctx.log(f'Contacts written: {created:,} created, {updated:,} updated')
+        except Cancelled:
+            raise
         except Exception as error:  # what was committed stays; the reports still tell what happened
             log.exception('job %s: writing contacts failed', ctx.job_id)
             write_error = f'Writing contacts failed: {describe_error(error)}'
+            ctx.log(write_error, 'error')
             step.fail(write_error)
 
     async with ctx.subtask('Write reports') as step:
@@ -125,10 +146,34 @@ async def _import(ctx: JobContext, work: Work, source: Path, stem: str) -> None:
             names.append(f'{stem}-errors.csv')
             await ctx.add_error_report(names[1], errors)
         step.message = ', '.join(names)
+        ctx.log(f'Reports stored: {step.message}')
     if write_error is not None:
         ctx.fail(write_error)
     elif summary.rejected:
         ctx.fail(rejected_message(summary))
+
+
+async def _keep_partial_reports(ctx: JobContext, stem: str, *, errors: Path, result: Path) -> None:
+    """After a cancel: store the result of the rows written and the problems of the rows validated, if any."""
+    kept = []
+    if await ctx.run_blocking(_has_rows, result):
+        kept.append(f'{stem}-result.csv')
+        await ctx.add_output(kept[-1], result)
+    if await ctx.run_blocking(_has_rows, errors):
+        kept.append(f'{stem}-errors.csv')
+        await ctx.add_error_report(kept[-1], errors)
+    if kept:
+        ctx.log(f'Partial reports kept: {", ".join(kept)}', 'warning')
+
+
+def _has_rows(path: Path) -> bool:
+    """Whether a finished CSV report has a row below its header."""
+    try:
+        with path.open('rb') as file:
+            file.readline()  # the header
+            return bool(file.readline())
+    except FileNotFoundError:
+        return False
 
 
 async def _report_file_problem(ctx: JobContext, stem: str, message: str) -> None:
@@ -144,9 +189,18 @@ def rejected_message(summary: Summary) -> str:
 
 
 def write_contacts(
-    engine: sa.Engine, valid: Path, result: Path, *, total: int, progress: Callable[[int, int], None]
+    engine: sa.Engine,
+    valid: Path,
+    result: Path,
+    *,
+    total: int,
+    progress: Callable[[int, int], None],
+    log: Callable[[str], None] = lambda _message: None,
 ) -> tuple[int, int]:
-    """Upsert the validated rows, one transaction per batch, listing each in ``result``; returns (created, updated)."""
+    """Upsert the validated rows, one transaction per batch, listing each in ``result``; returns (created, updated).
+
+    ``progress`` is called after each committed batch (once its rows are in ``result``); it may raise to stop.
+    """
     created = done = 0
     progress(0, total)
     report = CsvReport(result, RESULT_HEADER)
@@ -168,8 +222,11 @@ def write_contacts(
                         for row, contact, outcome in zip(batch, contacts, outcomes, strict=True)
                     ]
                 )
-                created += sum(outcome.created for outcome in outcomes)
+                batch_created = sum(outcome.created for outcome in outcomes)
+                created += batch_created
                 done += len(batch)
+                log(f'Wrote rows {done - len(batch) + 1:,}-{done:,} of {total:,}: {batch_created:,} created, '
+                    f'{len(batch) - batch_created:,} updated')  # fmt: skip
                 progress(done, total)
     finally:
         report.close()

@@ -21,6 +21,7 @@ class JobType:
     category: Category
     run: Handler
     summary: str = ''
+    system: bool = False  # a system task: run by admins only, never twice at once
 
 
 class Registry:

@@ -52,6 +52,7 @@ class JobService:
         params: dict[str, Any] | None = None,
         input_files: Sequence[queries.NewFile] = (),
         exclusive: bool = False,
+        rerun_of: int | None = None,
     ) -> int:
         """Record a job (In Progress, now) with its inputs and hand it to the executor; returns its id.
 
@@ -61,7 +62,7 @@ class JobService:
         job_id = await self._store.create_job(self._registry.get(job_type), description=description,
                                               run_by_id=run_by_id, run_at=run_at, params=params or {},
                                               input_files=input_files, exclusive=exclusive,
-                                              enqueue=self.executor.enqueue)  # fmt: skip
+                                              enqueue=self.executor.enqueue, rerun_of=rerun_of)  # fmt: skip
         self.executor.submitted(job_id)
         return job_id
 

@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from app.jobs.events import ChangeFeed, DetailChanged, JobChanged, Resync
 from app.jobs.registry import JobType
 from app.jobs.writer import Writer
+from app.storage import job_actions, queue
 from app.storage import jobs as queries
-from app.storage import queue
-from app.storage.models import JobFile, Status
+from app.storage.job_actions import LogLine
+from app.storage.models import JobFile, Status, User
 from app.threads import Threads
 
 T = TypeVar('T')
@@ -82,6 +83,7 @@ class JobStore:
         input_files: Sequence[queries.NewFile],
         exclusive: bool,
         enqueue: Enqueue,
+        rerun_of: int | None = None,
     ) -> int:
         """Record an In Progress job with its inputs, ``enqueue`` it in the same transaction; returns its id.
 
@@ -95,7 +97,7 @@ class JobStore:
                 raise AlreadyRunning(f'{kind.name} is already running')
             row = queries.create_job(connection, job_type=kind.key, name=kind.name, category=kind.category,
                                      description=description, run_by_id=run_by_id, run_at=run_at, params=params,
-                                     input_files=input_files)  # fmt: skip
+                                     input_files=input_files, rerun_of=rerun_of)  # fmt: skip
             engine_job_id = enqueue(connection, row['id'])
             if engine_job_id is not None:
                 queries.set_engine_job_id(connection, job_id=row['id'], engine_job_id=engine_job_id)
@@ -117,10 +119,34 @@ class JobStore:
         await self._write(queries.finish_subtask, subtask_id=subtask_id, status=status, message=message)
         self._publish_detail(job)
 
-    async def set_progress(self, job: JobRef, done: int, total: int) -> None:
-        """Record how far the job got."""
-        row = await self._write(queries.set_progress, job_id=job.job_id, done=done, total=total)
+    async def set_progress(
+        self,
+        job: JobRef,
+        done: int,
+        total: int,
+        *,
+        percent: float | None = None,
+        eta: float | None = None,
+        step: str | None = None,
+    ) -> None:
+        """Record how far the job got (``percent`` of the whole job, which the database never lets go back)."""
+        row = await self._write(queries.set_progress, job_id=job.job_id, done=done, total=total, percent=percent,
+                                eta=eta, step=step)  # fmt: skip
         self._publish_row(row, job.owner_id)
+
+    async def append_log(self, job: JobRef, lines: Sequence[LogLine]) -> None:
+        """Store log lines of the job; its row (with the last line's number) is published, so pages fetch them."""
+        row = await self._write(job_actions.append_log, job_id=job.job_id, lines=lines)
+        self._publish_row(row, job.owner_id)
+
+    async def request_cancel(self, viewer: User, job_id: int) -> dict[str, Any] | None:
+        """Ask to cancel a job ``viewer`` may see (None if not); raises NotRunning when it has ended."""
+        found = await self._write(job_actions.request_cancel, viewer=viewer, job_id=job_id)
+        if found is None:
+            return None
+        row, owner_id = found
+        self._publish_row(row, owner_id)
+        return row
 
     async def add_file(self, job: JobRef, new_file: queries.NewFile) -> JobFile:
         """Attach a stored file to the job."""

@@ -14,6 +14,7 @@ DATABASE_BACKUP = JobType(
     category=Category.GENERAL,
     run=run_backup,
     summary='Consistent, compressed snapshot of the database',
+    system=True,
 )
 PURGE_OLD_JOBS = JobType(
     key='purge_old_jobs',
@@ -21,6 +22,7 @@ PURGE_OLD_JOBS = JobType(
     category=Category.GENERAL,
     run=run_purge,
     summary='Deletes jobs that ended longer ago than the retention period, with their files',
+    system=True,
 )
 STORAGE_INTEGRITY_CHECK = JobType(
     key='storage_integrity_check',
@@ -28,5 +30,6 @@ STORAGE_INTEGRITY_CHECK = JobType(
     category=Category.GENERAL,
     run=run_integrity_check,
     summary='Checks every stored file against its recorded size and checksum, and finds orphans',
+    system=True,
 )
 TASKS = (DATABASE_BACKUP, PURGE_OLD_JOBS, STORAGE_INTEGRITY_CHECK)

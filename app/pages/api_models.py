@@ -26,6 +26,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class ProgressOut(BaseModel):
+    percent: float = Field(description='0-100, one decimal; never goes down while the job runs; 100 once Completed')
+    eta_seconds: float | None = Field(description='about how long is left, from the rate so far; null if unknown')
+
+
 class JobOut(BaseModel):
     id: int
     job: str = Field(description='the job type as shown in the "Job" column, e.g. "Contacts Import"')
@@ -41,6 +46,11 @@ class JobOut(BaseModel):
     progress_done: int
     progress_total: int
     attempts: int
+    rerun_of: int | None = Field(description='the job this one runs again, or null')
+    cancelled_by: str | None = Field(description='username of who cancelled (or asked to cancel) the job, or null')
+    progress: ProgressOut | None = Field(description='null for a job that reports no progress')
+    log_seq: int = Field(description='number of the last log line')
+    progress_step: str | None = Field(description='the step under way while the job runs, or null')
 
 
 class JobPageOut(BaseModel):
@@ -67,6 +77,19 @@ class FileOut(BaseModel):
 class JobDetailOut(JobOut):
     subtasks: list[SubtaskOut]
     files: list[FileOut]
+    reruns: list[int] = Field(description='ids of the jobs that ran this one again, oldest first')
+
+
+class LogLineOut(BaseModel):
+    seq: int = Field(description='line number within the job, from 1')
+    at: str = Field(description='ISO 8601, UTC with offset')
+    level: str = Field(description='debug, info, warning or error')
+    message: str
+
+
+class LogOut(BaseModel):
+    lines: list[LogLineOut]
+    dropped: int = Field(description='older lines no longer kept (only the newest 10,000 are)')
 
 
 class FilterQuery(BaseModel):

@@ -8,7 +8,9 @@ from nicegui import ui
 
 from app.pages.auth import CurrentUser
 from app.pages.components import JobGrid, LocalTime, StatusIcon
-from app.pages.display import JOBS_PATH, status_text
+from app.pages.display import JOBS_PATH, job_path, status_text
+from app.pages.job_controls import JobControls
+from app.pages.job_log_view import LogView
 from app.pages.layout import frame, not_found
 from app.pages.live import LiveUpdates
 from app.pages.params import parse_id
@@ -17,6 +19,8 @@ from app.storage import jobs as queries
 from app.storage.models import FileRole, Status, User
 from app.units import size_text
 
+# Row fields that change while a job runs and are shown in place (JobControls, LogView), not by rebuilding the fields.
+LIVE_FIELDS = ('progress', 'progress_done', 'progress_total', 'progress_step', 'log_seq')
 FILE_SECTIONS = (
     (FileRole.INPUT, 'Input Files'),
     (FileRole.OUTPUT, 'Output Files'),
@@ -36,12 +40,17 @@ def register(services: Services) -> None:
         with frame(f'Job {detail["id"]}', user, services):
             tab = 'imports' if detail['category'] == 'import' else 'general'
             ui.link('← Job Management', f'{JOBS_PATH}?tab={tab}')
-            view = DetailView(detail)
+            view = DetailView(services, user, detail)
+        await view.logs.follow(detail['log_seq'])
 
-        async def refresh(_rows: dict[int, dict[str, Any]], _details: set[int]) -> None:
-            fresh = await read_job(services, user, number)
+        async def refresh(rows: dict[int, dict[str, Any]], details: set[int]) -> None:
+            if not details and number in rows:  # only the job's row changed (progress, log): no need to read more
+                fresh: dict[str, Any] | None = {**view.detail, **rows[number]}
+            else:
+                fresh = await read_job(services, user, number)
             if fresh is not None:
                 view.show(fresh)
+                await view.logs.follow(fresh['log_seq'])
 
         LiveUpdates(services, user, refresh, job_id=number)
 
@@ -56,21 +65,28 @@ async def read_job(services: Services, user: User, job_id: int) -> dict[str, Any
 class DetailView:
     """The detail page body; ``show`` updates it in place from a fresh job detail."""
 
-    def __init__(self, detail: dict[str, Any]) -> None:
+    def __init__(self, services: Services, user: User, detail: dict[str, Any]) -> None:
         self.detail = detail
         with ui.card().classes('w-full'):
-            self.fields = ui.element('dl').classes('job-fields')
+            with ui.element('dl').classes('job-fields'):
+                self.fields = ui.element('div').classes('contents')  # rebuilt when they change
+                self.controls = JobControls(services, user, detail)  # updated in place, live
+            self.controls.add_buttons()
             self.error = ui.column().classes('w-full')
         self.files = ui.row().classes('w-full gap-4 items-stretch')
         ui.html('<h2 class="text-h6 q-my-none">Subtasks</h2>', sanitize=False)
         self.subtasks = JobGrid.subtasks(detail['subtasks']).classes('w-full').mark('subtasks')
+        self.logs = LogView(services, user, detail['id'])
         self._render(detail)
 
     def show(self, detail: dict[str, Any]) -> None:
         if detail['subtasks'] != self.detail['subtasks']:
             self.subtasks.set_rows(detail['subtasks'])
+        changed = _without_live(detail) != _without_live(self.detail)
         self.detail = detail
-        self._render(detail)
+        self.controls.show(detail)
+        if changed:
+            self._render(detail)
 
     def _render(self, detail: dict[str, Any]) -> None:
         self.fields.clear()
@@ -82,8 +98,6 @@ class DetailView:
             _time('End', detail['ended_at'], empty='Still in progress', relative=True)
             with _field('Status'):
                 _status(detail['status'])
-                if detail['status'] == Status.IN_PROGRESS and detail['progress_total']:
-                    ui.label(f'{detail["progress_done"]:,} of {detail["progress_total"]:,}').classes('q-ml-sm')
             # More than 1 when the job's worker died and it was started again on another one.
             _field('Attempts', str(detail['attempts'])).mark('attempts')
             _field('Job Run By', detail['run_by'])
@@ -93,6 +107,13 @@ class DetailView:
             if detail['status'] == Status.FAILED:
                 _time('Failed', detail['failed_at'])
                 _field('Error', detail['error'] or '').classes('text-error')
+            if detail['rerun_of'] is not None:
+                with _field('Rerun of'):
+                    ui.link(f'Job {detail["rerun_of"]}', job_path(detail['rerun_of']))
+            if detail['reruns']:
+                with _field('Reruns').classes('gap-3'):
+                    for rerun in detail['reruns']:
+                        ui.link(f'Job {rerun}', job_path(rerun))
         self.error.clear()
         if detail['status'] == Status.FAILED:
             with self.error:
@@ -102,6 +123,10 @@ class DetailView:
         with self.files:
             for role, title in FILE_SECTIONS:
                 _file_section(title, [f for f in detail['files'] if f['role'] == role])
+
+
+def _without_live(detail: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in detail.items() if key not in LIVE_FIELDS}
 
 
 def _field(label: str, value: str | None = None) -> ui.element:

@@ -8,6 +8,7 @@ from nicegui import ui
 
 from app.pages.components import LocalTime, StatusIcon
 from app.pages.display import job_path, status_text
+from app.pages.job_controls import eta_text, percent_text
 from app.services import Services
 from app.storage.listing import JobFilter, list_jobs
 from app.storage.models import Category, Status, User
@@ -69,11 +70,17 @@ class JobStatus:
             self.error = ui.label().classes('text-error')
 
     def show(self, row: dict[str, Any]) -> None:
+        """The job's one progress scale, as the grid and the detail page show it: percent and time left."""
         running = row['status'] == Status.IN_PROGRESS
-        done, total = row['progress_done'], row['progress_total']
+        progress = row['progress']
         self.status.text = status_text(row['status'])
         self.icon.set_status(row['status'])
         self.bar.set_visibility(running)
-        self.bar.value = done / total if total else 0
-        self.counts.text = f'{done:,} of {total:,}' if running and total else ''
+        self.bar.value = progress['percent'] / 100 if progress else 0
+        shown = (
+            [row['progress_step'] or '', percent_text(progress['percent']), eta_text(progress['eta_seconds'])]
+            if running and progress
+            else []
+        )
+        self.counts.text = ' · '.join(part for part in shown if part)
         self.error.text = row['error'] or ''

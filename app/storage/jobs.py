@@ -42,7 +42,22 @@ def job_row(job: Job | sa.Row[Any], username: str | None = None) -> dict[str, An
         'progress_done': job.progress_done,
         'progress_total': job.progress_total,
         'attempts': job.attempts,
+        'rerun_of': job.rerun_of,
+        'cancelled_by': job.cancelled_by,
+        'progress': progress_of(job),
+        'progress_step': job.progress_step if job.status == Status.IN_PROGRESS else None,
+        'log_seq': job.log_seq,
     }
+
+
+def progress_of(job: Job | sa.Row[Any]) -> dict[str, Any] | None:
+    """The contract's ``progress``: one scale for the whole job; 100 once Completed; the ETA only while running."""
+    if job.status == Status.COMPLETED:
+        return {'percent': 100.0, 'eta_seconds': None}
+    if job.progress_percent is None:
+        return None
+    eta = job.progress_eta if job.status == Status.IN_PROGRESS else None
+    return {'percent': round(min(job.progress_percent, 100.0), 1), 'eta_seconds': eta}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -82,8 +97,9 @@ def create_job(
     run_at: str,
     params: dict[str, Any],
     input_files: Sequence[NewFile] = (),
+    rerun_of: int | None = None,
 ) -> dict[str, Any]:
-    """Record a new In Progress job with its input files; returns its row."""
+    """Record a new In Progress job with its input files (``rerun_of``: the job it runs again); returns its row."""
     with transaction(bind) as connection:
         username = connection.execute(_USERNAME, {'user_id': run_by_id}).scalar()
         if username is None:
@@ -104,6 +120,7 @@ def create_job(
             'progress_total': 0,
             'error': None,
             'params': params,
+            'rerun_of': rerun_of,
         }
         job = connection.execute(_INSERT_JOB, values).one()
         for new_file in input_files:
@@ -147,29 +164,54 @@ def finish_subtask(bind: Bind, *, subtask_id: int, status: Status, message: str 
         )
 
 
-def set_progress(bind: Bind, *, job_id: int, done: int, total: int) -> dict[str, Any]:
-    """Record how far a job got; returns its row."""
+def set_progress(
+    bind: Bind,
+    *,
+    job_id: int,
+    done: int,
+    total: int,
+    percent: float | None = None,
+    eta: float | None = None,
+    step: str | None = None,
+) -> dict[str, Any]:
+    """Record how far a job got; its percent only ever grows (whatever attempt or node reports it)."""
+    values: dict[str, Any] = {'progress_done': done, 'progress_total': total}
+    if percent is not None:
+        current = sa.func.coalesce(JOB.c.progress_percent, 0.0)
+        values['progress_percent'] = sa.case((current > percent, current), else_=sa.literal(percent, sa.Float))
+        values['progress_eta'] = eta
+        values['progress_step'] = step
+    statement = sa.update(JOB).where(JOB.c.id == job_id).values(values).returning(*JOB.c)
     with transaction(bind) as connection:
-        job = connection.execute(_UPDATE_JOB, {'job_id': job_id, 'progress_done': done, 'progress_total': total}).one()
-        return job_row(job)
+        return job_row(connection.execute(statement).one())
 
 
 def finish_job(bind: Bind, *, job_id: int, error: str | None = None) -> dict[str, Any]:
-    """End a job: Completed, or Failed with ``error``; subtasks still open fail with it."""
+    """End a job: Completed, or Failed with ``error``; subtasks still open fail with it.
+
+    A job someone asked to cancel ends Failed "Cancelled by <name>", whatever its handler made of it.
+    """
     now = utcnow()
-    status = Status.COMPLETED if error is None else Status.FAILED
-    values = {
-        'job_id': job_id,
-        'status': status,
-        'ended_at': now,
-        'failed_at': None if error is None else now,
-        'error': error,
-    }
     with transaction(bind) as connection:
+        cancelled_by = connection.execute(sa.select(JOB.c.cancelled_by).where(JOB.c.id == job_id)).scalar()
+        if cancelled_by is not None:
+            error = cancelled_message(cancelled_by)
+        values = {
+            'job_id': job_id,
+            'status': Status.COMPLETED if error is None else Status.FAILED,
+            'ended_at': now,
+            'failed_at': None if error is None else now,
+            'error': error,
+        }
         job = connection.execute(_UPDATE_JOB, values).one()
         if error is not None:
-            _fail_open_subtasks(connection, [job_id], error, now)
+            _fail_open_subtasks(connection, [job_id], 'Cancelled' if cancelled_by is not None else error, now)
         return job_row(job)
+
+
+def cancelled_message(username: str) -> str:
+    """The error of a cancelled job."""
+    return f'Cancelled by {username}'
 
 
 def job_rows(engine: sa.Engine, *, job_ids: Sequence[int]) -> list[dict[str, Any]]:
@@ -202,7 +244,8 @@ def running_types(engine: sa.Engine, *, job_types: Sequence[str]) -> set[str]:
 
 def job_for_run(bind: Bind, *, job_id: int) -> dict[str, Any] | None:
     """What a worker needs to run a recorded job: type, owner, category, params, status."""
-    columns = (JOB.c.job_type, JOB.c.run_by_id, JOB.c.category, JOB.c.params, JOB.c.status, JOB.c.attempts)
+    columns = (JOB.c.job_type, JOB.c.run_by_id, JOB.c.category, JOB.c.params, JOB.c.status, JOB.c.attempts,
+               JOB.c.log_seq, JOB.c.cancelled_by)  # fmt: skip
     with transaction(bind) as connection:
         row = connection.execute(sa.select(*columns).where(JOB.c.id == job_id)).first()
         return dict(row._mapping) if row is not None else None
@@ -244,7 +287,8 @@ def fail_interrupted(engine: sa.Engine) -> list[tuple[dict[str, Any], int]]:
     with session(engine) as db:
         jobs = list(db.exec(select(Job).where(Job.status == Status.IN_PROGRESS)))
         for job in jobs:
-            job.status, job.ended_at, job.failed_at, job.error = Status.FAILED, now, now, INTERRUPTED
+            error = cancelled_message(job.cancelled_by) if job.cancelled_by else INTERRUPTED  # asked to stop anyway
+            job.status, job.ended_at, job.failed_at, job.error = Status.FAILED, now, now, error
         _fail_open_subtasks(db, [job.id for job in jobs if job.id is not None], INTERRUPTED, now)
         db.commit()
         return [(job_row(job), job.run_by_id) for job in jobs]
@@ -272,7 +316,10 @@ def get_job(engine: sa.Engine, *, viewer: User, job_id: int) -> dict[str, Any] |
             return None
         subtasks = db.exec(select(Subtask).where(Subtask.job_id == job_id).order_by(col(Subtask.position))).all()
         files = db.exec(select(JobFile).where(JobFile.job_id == job_id).order_by(col(JobFile.id))).all()
+        reruns = list(db.exec(select(Job.id).where(Job.rerun_of == job_id).order_by(col(Job.id))))
     detail = job_row(job)
+    detail['reruns'] = reruns
+    detail['job_type'] = job.job_type
     detail['subtasks'] = [
         {'name': s.name, 'status': s.status, 'updated_at': _iso(s.updated_at), 'message': s.message} for s in subtasks
     ]

@@ -19,7 +19,7 @@ from sqlmodel import col, func, select
 
 from app.storage.db import libpq_url, session
 from app.storage.jobs import job_row, visible_to
-from app.storage.models import Job, JobFile, Status, Subtask, User
+from app.storage.models import Job, JobFile, JobLog, Status, Subtask, User
 
 SEARCH_PATH = re.compile(r'-c\s*search_path\s*=\s*(\S+)')
 
@@ -100,6 +100,7 @@ def purge_batch(engine: sa.Engine, *, cutoff: datetime, keep_job_id: int, limit:
         # Explicit deletes rather than relying on ON DELETE CASCADE, which SQLite only honours with the pragma on.
         db.execute(sa.delete(JobFile).where(col(JobFile.job_id).in_(ids)))
         db.execute(sa.delete(Subtask).where(col(Subtask.job_id).in_(ids)))
+        db.execute(sa.delete(JobLog).where(col(JobLog.job_id).in_(ids)))
         db.execute(sa.delete(Job).where(col(Job.id).in_(ids)))
         db.commit()
     return [

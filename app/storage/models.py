@@ -86,6 +86,7 @@ class Job(SQLModel, table=True):
         sa.Index('ix_job_status', 'status'),
         sa.Index('ix_job_started', 'started_at', 'id'),
         sa.Index('ix_job_category_id', 'category', 'id'),
+        sa.Index('ix_job_rerun_of', 'rerun_of'),
         *(
             sa.Index(f'ix_job_category_{column}', 'category', column, 'started_at', 'id')
             for column in ('status', 'name', 'description', 'ended_at', 'failed_at', 'run_by_name')
@@ -110,6 +111,15 @@ class Job(SQLModel, table=True):
     params: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     attempts: int = Field(default=1, sa_column_kwargs={'server_default': '1'})  # > 1 after a worker died
     engine_job_id: int | None = Field(default=None, sa_type=sa.BigInteger)  # procrastinate's id (PostgreSQL)
+    # Acting on jobs (migration 0008): who asked to cancel it (the flag its worker polls, on whichever node),
+    # the job it runs again, its one progress scale, and its log's last line number and dropped lines.
+    cancelled_by: str | None = Field(default=None, max_length=150)
+    rerun_of: int | None = None
+    progress_percent: float | None = None
+    progress_eta: float | None = None
+    progress_step: str | None = Field(default=None, max_length=200)  # the subtask under way, for people
+    log_seq: int = Field(default=0, sa_column_kwargs={'server_default': '0'})
+    log_dropped: int = Field(default=0, sa_column_kwargs={'server_default': '0'})
 
 
 class JobCount(SQLModel, table=True):
@@ -152,6 +162,18 @@ class JobFile(SQLModel, table=True):
     size: int = Field(sa_type=sa.BigInteger)
     sha256: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class JobLog(SQLModel, table=True):
+    """A job's log line, numbered per job from 1; only the newest ``LOG_KEPT`` of a job are kept."""
+
+    __tablename__ = 'job_log'
+
+    job_id: int = Field(sa_column=sa.Column(sa.Integer, sa.ForeignKey('job.id', ondelete='CASCADE'), primary_key=True))
+    seq: int = Field(primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    level: str = Field(max_length=10)
+    message: str = Field(sa_type=sa.Text)
 
 
 class Contact(SQLModel, table=True):

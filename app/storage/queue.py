@@ -26,6 +26,7 @@ FUNCTIONS = {
     'procrastinate_retry_job_v2': 'job_id bigint, retry_at timestamp with time zone, new_priority integer, '
     'new_queue_name character varying, new_lock character varying',
     'procrastinate_finish_job_v1': 'job_id bigint, end_status procrastinate_job_status, delete_job boolean',
+    'procrastinate_cancel_job_v1': 'job_id bigint, abort boolean, delete_job boolean',
 }
 # And the columns of procrastinate's job table that the queries below read.
 JOB_COLUMNS = ('id', 'status', 'worker_id')
@@ -78,6 +79,7 @@ _STILL_HELD = sa.text(
     "SELECT 1 FROM procrastinate_jobs WHERE id = :id AND status = 'doing'"
     ' AND worker_id IS NOT DISTINCT FROM :worker FOR UPDATE'
 )
+_CANCEL = sa.text('SELECT procrastinate_cancel_job_v1(:id, false, false)')
 _RETRY = sa.text('SELECT procrastinate_retry_job_v2(:id, now(), NULL, NULL, NULL)')
 _FAIL = sa.text("SELECT procrastinate_finish_job_v1(:id, 'failed', false)")
 _JOB_STATE = sa.text('SELECT status, run_by_id, category FROM job WHERE id = :id')
@@ -85,3 +87,8 @@ _ORPHANS = sa.text(
     "SELECT id, run_by_id FROM job WHERE status = 'in_progress' AND NOT EXISTS ("
     "SELECT 1 FROM procrastinate_jobs q WHERE q.id = job.engine_job_id AND q.status IN ('todo', 'doing'))"
 )
+
+
+def cancel_queued(connection: sa.Connection, *, engine_job_id: int) -> bool:
+    """Cancel a queue entry no worker has claimed yet (procrastinate's own cancel); False once a worker has it."""
+    return connection.execute(_CANCEL, {'id': engine_job_id}).scalar() is not None

@@ -217,8 +217,19 @@ def test_counts_kept_before_the_sharded_counts_survive_the_upgrade(database_url:
         if finish:
             queries.finish_job(engine, job_id=row['id'])
 
-    record(finish=True)
-    record(finish=False)
+    def record_old(finish: bool) -> None:  # today's queries name columns later migrations add: plain SQL here
+        now = datetime.now(UTC).replace(tzinfo=None)  # stored as naive UTC, as the models do
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("INSERT INTO job (job_type, name, category, description, status, started_at, ended_at, "
+                        "run_by_id, run_by_name, run_at, progress_done, progress_total, params, attempts) VALUES ('t', "
+                        "'Job A', 'general', 'd', :status, :now, :ended, :owner, 'boss', '/', 0, 0, '{}', 1)"),
+                {'status': 'completed' if finish else 'in_progress', 'now': now, 'ended': now if finish else None,
+                 'owner': boss.id},
+            )  # fmt: skip
+
+    record_old(finish=True)
+    record_old(finish=False)
     migrate(engine)
     record(finish=True)
 

@@ -96,7 +96,7 @@ class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'})
             'suppressCellFocus': True,
             'overlayNoRowsTemplate': 'No subtasks have started yet',
         }
-        grid = cls(options)
+        grid = cls(options).classes('subtask-grid')  # as tall as its rows: nothing below it is covered
         grid._props['narrow-hidden'] = ['updated_at']  # on a phone: the step, its status and its message
         return grid
 
