@@ -14,6 +14,7 @@ from pathlib import Path
 from app.jobs.context import JobContext
 from app.jobs.reports import quantity, utc_stamp
 from app.storage import maintenance
+from app.units import size_text
 
 CHUNK = 1024 * 1024
 Progress = Callable[[int, int], None]
@@ -47,11 +48,11 @@ async def run_backup(ctx: JobContext) -> None:
                 if pg_dump is None:
                     raise RuntimeError(PG_DUMP_MISSING)
                 await ctx.run_blocking(maintenance.dump_postgres, ctx.engine, pg_dump, snapshot)
-            step.message = f'{describe_size(snapshot.stat().st_size)} {"copied" if sqlite else "dumped"}'
+            step.message = f'{size_text(snapshot.stat().st_size)} {"copied" if sqlite else "dumped"}'
             ctx.log(f'Snapshot: {step.message}')
         async with ctx.subtask('Compress snapshot') as step:
             digest = await ctx.run_blocking(compress, snapshot, compressed, _watch(ctx))
-            step.message = f'{describe_size(compressed.stat().st_size)} compressed'
+            step.message = f'{size_text(compressed.stat().st_size)} compressed'
             snapshot.unlink()
         async with ctx.subtask('Verify backup') as step:
             if await ctx.run_blocking(decompress, compressed, restored, _watch(ctx)) != digest:
@@ -64,7 +65,7 @@ async def run_backup(ctx: JobContext) -> None:
             size = compressed.stat().st_size
             await ctx.add_output(filename, compressed)
             step.message = filename
-            ctx.log(f'Backup stored as {filename} ({describe_size(size)})')
+            ctx.log(f'Backup stored as {filename} ({size_text(size)})')
     finally:
         for path in (snapshot, compressed, restored):
             path.unlink(missing_ok=True)
@@ -139,13 +140,3 @@ def verify_dump(path: Path) -> int:
     if not complete:
         raise RuntimeError('The backup is incomplete: pg_dump did not finish it')
     return jobs
-
-
-def describe_size(size: int) -> str:
-    """A byte count for people: ``1.5 MB``."""
-    value = float(size)
-    for unit in ('bytes', 'KB', 'MB', 'GB'):
-        if value < 1024 or unit == 'GB':
-            return f'{size:,} bytes' if unit == 'bytes' else f'{value:.1f} {unit}'
-        value /= 1024
-    return f'{size:,} bytes'

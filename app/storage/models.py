@@ -193,6 +193,7 @@ class JobStat(SQLModel, table=True):
     everyone's. A group may have several rows (shards, on PostgreSQL): its count is their sum."""
 
     __tablename__ = 'job_stat'
+    __table_args__ = {'sqlite_with_rowid': False}  # as migration 0009 creates it
 
     run_by_id: int = Field(primary_key=True)
     hour: datetime = Field(primary_key=True, sa_type=UTCDateTime)
@@ -207,6 +208,7 @@ class JobDuration(SQLModel, table=True):
     """How many ended jobs per start hour, job and owner took a duration in each bucket (migration 0009)."""
 
     __tablename__ = 'job_duration'
+    __table_args__ = {'sqlite_with_rowid': False}  # as migration 0009 creates it
 
     run_by_id: int = Field(primary_key=True)
     hour: datetime = Field(primary_key=True, sa_type=UTCDateTime)

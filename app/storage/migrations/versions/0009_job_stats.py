@@ -126,6 +126,8 @@ def upgrade() -> None:
             sa.Column('n', sa.BigInteger, nullable=False),
             # One owner's window is one range of the key (the Overview reads one owner: a user, or 0 for admins).
             sa.PrimaryKeyConstraint('run_by_id', 'hour', 'category', 'name', column, 'shard'),
+            # SQLite: the rows live in the key's order, so a window is read without a lookup per row (half the time).
+            sqlite_with_rowid=False,
         )
     if postgres:
         op.execute(POSTGRES_FUNCTION)
