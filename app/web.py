@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import Client, app, ui
 from starlette.responses import Response
 
-from app.pages import api, api_overview, auth, imports, job_detail, job_list, login, overview, system_tasks
+from app.pages import api, api_launch, api_overview, auth, imports, job_detail, job_list, login, overview, system_tasks
 from app.pages.display import JOBS_PATH
 from app.pages.layout import not_found
 from app.pages.limits import UploadLimit
@@ -35,6 +35,7 @@ def create_app(services: Services) -> None:
     router = APIRouter()  # every /api/ and /files/ route, described together at /api/openapi.json
     api.add_routes(router, services)
     api_overview.add_routes(router, services)
+    api_launch.add_routes(router, services)
     api.mount(app, router)
     _answer_not_found(services)
 
