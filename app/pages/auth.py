@@ -8,6 +8,7 @@ FastAPI dependency (``CurrentUser``, ``AdminUser``) and never look it up themsel
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from app.pages.display import JOBS_PATH, LOGIN_PATH, login_path
+from app.pages.session_guard import check_upload
 from app.services import Services
 from app.storage.models import User
 from app.storage.tokens import token_user
@@ -27,6 +29,7 @@ COMPLETE_LOGIN_PATH = '/login/complete'
 PUBLIC_PATHS = {LOGIN_PATH, COMPLETE_LOGIN_PATH}
 API_PREFIXES = ('/api/', '/files/')
 DOCS_PATH = '/api/docs'  # a page: anonymous visitors are sent to /login
+PAGE_UPLOAD = re.compile(r'^/_nicegui/client/([^/]+)/upload/[^/]+$')
 
 
 class AuthMiddleware(BaseHTTPMiddleware):
@@ -39,7 +42,11 @@ class AuthMiddleware(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         path = request.url.path
-        if path.startswith('/_nicegui'):  # NiceGUI's own assets and websocket
+        if path.startswith('/_nicegui'):  # NiceGUI's own assets and websocket; a page's upload route needs its session
+            upload = PAGE_UPLOAD.match(path)
+            if upload and not await check_upload(self.services, upload.group(1), browser_id()):
+                message = 'Your session has ended or this is not your page: log in again and upload from there'
+                return JSONResponse({'error': message, 'detail': message}, status_code=403)
             return await call_next(request)
         authorization = request.headers.get('authorization', '')
         if path.startswith(API_PREFIXES) and authorization[:7].lower() == 'bearer ':
