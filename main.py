@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import sys
-from datetime import UTC, date, datetime, timedelta
 
 from pydantic import ValidationError
 
@@ -152,14 +151,11 @@ def manage_tokens(settings: Settings, args: argparse.Namespace) -> int:
     services = build_services(settings)
     services.prepare()
     try:
-        expires = None
-        if args.expires:
-            day = date.fromisoformat(args.expires)
-            expires = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)  # through that day
+        expires = tokens.expiry_of_day(args.expires or '')  # works through that day
         new = tokens.create_token(services.engine, username=args.username, name=args.name, expires_at=expires)
         print(new.secret)
         print(f'Token "{new.token.name}" for "{args.username}": keep it now, it is not shown again.', file=sys.stderr)
-    except ValueError as error:  # UserError, or a malformed date
+    except users.UserError as error:
         print(f'Error: {error}', file=sys.stderr)
         return 1
     finally:

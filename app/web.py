@@ -9,7 +9,20 @@ from fastapi.responses import RedirectResponse
 from nicegui import Client, app, ui
 from starlette.responses import Response
 
-from app.pages import api, api_launch, api_overview, auth, imports, job_detail, job_list, login, overview, system_tasks
+from app.pages import (
+    account,
+    api,
+    api_launch,
+    api_overview,
+    auth,
+    imports,
+    job_detail,
+    job_list,
+    login,
+    overview,
+    system_tasks,
+    users,
+)
 from app.pages.display import JOBS_PATH
 from app.pages.layout import not_found
 from app.pages.limits import UploadLimit
@@ -32,6 +45,8 @@ def create_app(services: Services) -> None:
     job_detail.register(services)
     imports.register(services)
     system_tasks.register(services)
+    users.register(services)
+    account.register(services)
     router = APIRouter()  # every /api/ and /files/ route, described together at /api/openapi.json
     api.add_routes(router, services)
     api_overview.add_routes(router, services)

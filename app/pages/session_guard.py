@@ -96,3 +96,15 @@ async def check_upload(services: Services, client_id: str, key: str) -> bool:
     if guard is None or guard.ended or guard.key != key:
         return False
     return await guard.check() is not None
+
+
+async def page_user() -> User | None:
+    """In an event handler: the user of the session that built the page, read now (None once it ended)."""
+    guard = SessionGuard.of(context.client)
+    return await guard.check() if guard is not None else None
+
+
+def page_session_key() -> str | None:
+    """The browser key of the session that built the page (event handlers)."""
+    guard = SessionGuard.of(context.client)
+    return guard.key if guard is not None else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel, select
@@ -105,3 +105,14 @@ def revoke_token(engine: sa.Engine, *, user_id: int, token_id: int) -> bool:
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def expiry_of_day(value: str) -> datetime | None:
+    """The expiry of a token chosen as a day (YYYY-MM-DD): it works through that day (UTC). Empty: never."""
+    if not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError('Choose the expiry date as YYYY-MM-DD') from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
