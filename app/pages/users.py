@@ -67,7 +67,7 @@ class UsersView:
                     ui.label('Never').classes('text-muted')
             with cell():
                 LocalTime(person.created_at.isoformat())
-            with cell(), ui.row().classes('gap-1 no-wrap'):
+            with cell(), ui.row().classes('gap-1'):
                 self._action('Reset password', f'reset-{name}', lambda: self.open_password(name))
                 if person.is_admin:
                     self._action('Remove admin', f'demote-{name}', lambda: self.change(name, users.set_admin, False))
@@ -76,11 +76,14 @@ class UsersView:
                 if disabled:
                     self._action('Enable', f'enable-{name}', lambda: self.change(name, users.set_disabled, False))
                 else:
-                    self._action('Disable', f'disable-{name}', lambda: self.change(name, users.set_disabled, True))
+                    disable = lambda: self.change(name, users.set_disabled, True)  # noqa: E731
+                    self._action('Disable', f'disable-{name}', disable, color='negative')
 
     @staticmethod
-    def _action(text: str, marker: str, handler: Callable[[], Awaitable[None] | None]) -> None:
-        ui.button(text, on_click=handler).props('flat dense no-caps color=primary').mark(marker)
+    def _action(
+        text: str, marker: str, handler: Callable[[], Awaitable[None] | None], *, color: str = 'primary'
+    ) -> None:
+        ui.button(text, on_click=handler).props(f'flat dense no-caps color={color}').mark(marker)
 
     # -- acting ----------------------------------------------------------------------------------------------
     async def _acting_admin(self) -> User | None:
