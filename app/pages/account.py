@@ -117,9 +117,9 @@ class TokenList:
                 else:
                     ui.label('Never').classes('text-muted')
             with cell():
-                ui.button('Revoke', on_click=lambda: self.revoke(token)).props(
-                    f'flat dense no-caps color=negative aria-label="Revoke {token.name}"'
-                ).mark(f'revoke-{token.id}')
+                revoke = ui.button('Revoke', on_click=lambda: self.revoke(token)).props('flat dense no-caps')
+                revoke.props['aria-label'] = f'Revoke {token.name}'  # any name: not parsed as a props string
+                revoke.classes('danger-action').mark(f'revoke-{token.id}')
 
     def _build_dialog(self) -> None:
         with ui.dialog() as self.dialog, ui.card().classes('w-96'):

@@ -77,13 +77,12 @@ class UsersView:
                     self._action('Enable', f'enable-{name}', lambda: self.change(name, users.set_disabled, False))
                 else:
                     disable = lambda: self.change(name, users.set_disabled, True)  # noqa: E731
-                    self._action('Disable', f'disable-{name}', disable, color='negative')
+                    self._action('Disable', f'disable-{name}', disable, danger=True)
 
     @staticmethod
-    def _action(
-        text: str, marker: str, handler: Callable[[], Awaitable[None] | None], *, color: str = 'primary'
-    ) -> None:
-        ui.button(text, on_click=handler).props(f'flat dense no-caps color={color}').mark(marker)
+    def _action(text: str, marker: str, handler: Callable[[], Awaitable[None] | None], *, danger: bool = False) -> None:
+        button = ui.button(text, on_click=handler).props('flat dense no-caps').mark(marker)
+        button.props('color=primary' if not danger else '').classes('danger-action' if danger else '')
 
     # -- acting ----------------------------------------------------------------------------------------------
     async def _acting_admin(self) -> User | None:
