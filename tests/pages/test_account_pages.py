@@ -38,17 +38,17 @@ async def test_users_page_lists_everyone_for_admins_only(user: User, services: S
     add_user(services, 'ann')
     await log_in(user)
     await user.open('/settings/maintenance/jobs')
-    await user.should_see('Users')  # the drawer entry under Settings
+    await user.should_see('Users', retries=30)  # the drawer entry under Settings
     assert USERS in links(user)
     await user.open(USERS)
     for header in ('Username', 'Role', 'Status', 'Last login', 'Created'):
-        await user.should_see(header)
+        await user.should_see(header, retries=30)
     with user.scope(marker='user-ann'):
         for text in ('ann', 'User', 'Active', 'Never', 'Reset password', 'Make admin', 'Disable'):
-            await user.should_see(text)
+            await user.should_see(text, retries=30)
     with user.scope(marker=f'user-{ADMIN[0]}'):
         for text in ('Admin', 'Active', 'Remove admin'):
-            await user.should_see(text)
+            await user.should_see(text, retries=30)
     await user.should_not_see('system')
     user.find('Log out').click()
     for _ in range(100):
@@ -74,13 +74,13 @@ async def test_admin_adds_a_user_who_can_then_log_in(
     user.find(marker='add').click()
     await user.should_see('Added admin carol', retries=30)
     with user.scope(marker='user-carol'):
-        await user.should_see('Admin')
+        await user.should_see('Admin', retries=30)
     assert authenticate(services.engine, username='carol', password='carol-pw') is not None
     user.find('Add user').click()
     user.find(marker='new-username').type('carol')
     user.find(marker='new-password').type('x')
     user.find(marker='add').click()
-    await user.should_see('User "carol" already exists')
+    await user.should_see('User "carol" already exists', retries=30)
     carol = new_browser()
     await log_in(carol, 'carol', 'carol-pw')
     assert (await carol.http_client.get(USERS)).status_code == 200
@@ -91,26 +91,26 @@ async def test_reset_password_make_and_remove_admin_disable_and_enable(user: Use
     await log_in(user)
     await user.open(USERS)
     user.find(marker='reset-ann').click()
-    await user.should_see('Reset password of ann')
+    await user.should_see('Reset password of ann', retries=30)
     user.find(marker='reset-password-input').type('fresh-pw')
     user.find(marker='set-password').click()
     await user.should_see('Password of ann reset', retries=30)
     assert authenticate(services.engine, username='ann', password='fresh-pw') is not None
     user.find(marker='promote-ann').click()
-    await user.should_see('ann is now an admin')
+    await user.should_see('ann is now an admin', retries=30)
     assert account(services, 'ann').is_admin
     user.find(marker='demote-ann').click()
-    await user.should_see('ann is no longer an admin')
+    await user.should_see('ann is no longer an admin', retries=30)
     assert not account(services, 'ann').is_admin
     user.find(marker='disable-ann').click()
-    await user.should_see('ann disabled')
+    await user.should_see('ann disabled', retries=30)
     with user.scope(marker='user-ann'):
-        await user.should_see('Disabled')
+        await user.should_see('Disabled', retries=30)
     assert authenticate(services.engine, username='ann', password='fresh-pw') is None
     user.find(marker='enable-ann').click()
-    await user.should_see('ann enabled')
+    await user.should_see('ann enabled', retries=30)
     with user.scope(marker='user-ann'):
-        await user.should_see('Active')
+        await user.should_see('Active', retries=30)
     assert authenticate(services.engine, username='ann', password='fresh-pw') is not None
 
 
@@ -118,9 +118,9 @@ async def test_admins_cannot_disable_or_demote_themselves_or_the_last_admin(user
     await log_in(user)
     await user.open(USERS)
     user.find(marker=f'disable-{ADMIN[0]}').click()
-    await user.should_see('You cannot disable yourself')
+    await user.should_see('You cannot disable yourself', retries=30)
     user.find(marker=f'demote-{ADMIN[0]}').click()
-    await user.should_see('You cannot remove your own admin role')
+    await user.should_see('You cannot remove your own admin role', retries=30)
     add_user(services, 'deputy', admin=True)
     users.set_disabled(services.engine, username='deputy', disabled=True)
     await user.open(USERS)
@@ -148,12 +148,12 @@ async def test_change_password_needs_the_current_one_and_ends_other_sessions(
     await user.open('/settings/maintenance/jobs')
     assert ACCOUNT in links(user)
     await user.open(ACCOUNT)
-    await user.should_see('Change password')
+    await user.should_see('Change password', retries=30)
     user.find('Current password').type('wrong')
     user.find('New password').type('new-pw')
     user.find('Repeat new password').type('new-pw-typo')
     user.find(marker='change-password').click()
-    await user.should_see('The new passwords do not match')
+    await user.should_see('The new passwords do not match', retries=30)
     user.find('Repeat new password').clear().type('new-pw')
     user.find(marker='change-password').click()
     await user.should_see('The current password is not correct', retries=30)
@@ -172,30 +172,30 @@ async def test_create_use_and_revoke_a_token_on_the_account_page(
     await log_in(user, 'ann', 'ann-password')
     await user.open(ACCOUNT)
     for text in ('Account', 'API tokens', 'No tokens yet.'):
-        await user.should_see(text)
+        await user.should_see(text, retries=30)
     user.find('Create token').click()
     user.find(marker='token-name').type('nightly import')
     user.find(marker='token-expires').type('2999-12-31')
     user.find(marker='create').click()
-    await user.should_see('Copy it now: it is not shown again.')
+    await user.should_see('Copy it now: it is not shown again.', retries=30)
     field = user.find(marker='token-value').elements.pop()
     assert isinstance(field, ui.input)
     secret = str(field.value)
     assert secret.startswith('jm_')
     for header in ('Name', 'Created', 'Last used', 'Expires'):
-        await user.should_see(header)
+        await user.should_see(header, retries=30)
     [token] = tokens.list_tokens(services.engine, user_id=owner_ids(services)['ann'])
     assert token.name == 'nightly import' and token.expires_at is not None and token.expires_at.year == 3000
     user.find(marker='copy-token').click()
-    await user.should_see('Token copied')
+    await user.should_see('Token copied', retries=30)
     script = new_browser().http_client
     assert (await script.get('/api/jobs', headers={'Authorization': f'Bearer {secret}'})).status_code == 200
     await user.open(ACCOUNT)
     await user.should_not_see('Copy it now')  # shown once
     assert secret not in str([e.props for e in user.current_layout.descendants()])
     user.find(marker=f'revoke-{token.id}').click()
-    await user.should_see('Token "nightly import" revoked')
-    await user.should_see('No tokens yet.')
+    await user.should_see('Token "nightly import" revoked', retries=30)
+    await user.should_see('No tokens yet.', retries=30)
     assert (await script.get('/api/jobs', headers={'Authorization': f'Bearer {secret}'})).status_code == 401
     user.find('Create token').click()
     user.find(marker='token-name').type('old')

@@ -155,8 +155,8 @@ async def test_a_demotion_made_elsewhere_leaves_an_admin_page(people: dict[str, 
     deputy = people['anonymous']
     await log_in(deputy, 'deputy', 'deputy-password')
     await deputy.open('/settings/maintenance/tasks')
-    await deputy.should_see('Database Backup')
+    await deputy.should_see('Database Backup', retries=30)
     users.set_admin(services.engine, username='deputy', is_admin=False)  # another node: the watch notices
     await until(lambda: deputy.back_history[-1:] == [JOBS])
-    await deputy.should_see('Job Management')
+    await deputy.should_see('Job Management', retries=30)
     await deputy.should_not_see('Database Backup')
