@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 from collections.abc import Awaitable, Callable
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
+from app.jobs.events import AccountChanged, Change
 from app.pages.auth import AdminUser
 from app.pages.components import LocalTime
 from app.pages.display import USERS_PATH
@@ -32,12 +33,14 @@ def register(services: Services) -> None:
         with frame('Users', user, services):
             view = UsersView(services, user)
         await view.refresh()
+        services.feed.subscribe(view.changed)  # another admin, node or the CLI changed someone: show it
 
 
 class UsersView:
     def __init__(self, services: Services, admin: User) -> None:
         self.services = services
         self.admin = admin
+        self._refreshing = False
         ui.label('Disabled users cannot log in; their jobs stay. Times are shown in your local time.').classes(
             'text-body2 text-muted'
         )
@@ -47,7 +50,13 @@ class UsersView:
         self._build_password_dialog()
 
     # -- the list --------------------------------------------------------------------------------------------
+    def changed(self, change: Change) -> None:
+        if isinstance(change, AccountChanged) and not self._refreshing:
+            self._refreshing = True
+            background_tasks.create(self.refresh(), name='users page refresh')
+
     async def refresh(self) -> None:
+        self._refreshing = False
         people = await self.services.threads.run(users.list_users, self.services.engine)
         self.table.clear_rows()
         for person in people:

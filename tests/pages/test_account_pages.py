@@ -202,3 +202,14 @@ async def test_create_use_and_revoke_a_token_on_the_account_page(
     user.find(marker='token-expires').type('2000-01-01')
     user.find(marker='create').click()
     await user.should_see('The expiry date must be in the future', retries=30)
+
+
+async def test_the_users_page_shows_changes_made_elsewhere(user: User, services: Services) -> None:
+    add_user(services, 'ann')
+    await log_in(user)
+    await user.open(USERS)
+    with user.scope(marker='user-ann'):
+        await user.should_see('Active')
+    users.set_disabled(services.engine, username='ann', disabled=True)  # another node or the CLI
+    with user.scope(marker='user-ann'):
+        await user.should_see('Disabled', retries=60)  # the account watch looks once a second
