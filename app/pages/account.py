@@ -16,7 +16,7 @@ from app.pages.markup_table import MarkupTable, cell
 from app.pages.session_guard import page_session_key, page_user
 from app.services import Services
 from app.storage import tokens, users
-from app.storage.models import ApiToken, User
+from app.storage.models import ApiToken, User, utcnow
 
 TOKEN_HEADERS = ['Name', 'Created', 'Last used', 'Expires', 'Actions']
 
@@ -113,7 +113,11 @@ class TokenList:
                     ui.label('Never').classes('text-muted')
             with cell():
                 if token.expires_at is not None:
-                    LocalTime(token.expires_at.isoformat())
+                    ui.label(tokens.last_day(token.expires_at)).tooltip(
+                        f'works until {token.expires_at:%Y-%m-%d %H:%M} UTC'
+                    )
+                    if token.expires_at <= utcnow():
+                        ui.label('Expired').classes('text-caption text-error')
                 else:
                     ui.label('Never').classes('text-muted')
             with cell():

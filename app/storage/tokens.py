@@ -116,3 +116,8 @@ def expiry_of_day(value: str) -> datetime | None:
     except ValueError:
         raise UserError('Choose the expiry date as YYYY-MM-DD') from None
     return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def last_day(expires_at: datetime) -> str:
+    """The day a token was set to expire on (YYYY-MM-DD, UTC): the last day it works (see ``expiry_of_day``)."""
+    return (expires_at.astimezone(UTC) - timedelta(microseconds=1)).date().isoformat()

@@ -195,6 +195,7 @@ async def test_create_use_and_revoke_a_token_on_the_account_page(
         await user.should_see(header, retries=30)
     [token] = tokens.list_tokens(services.engine, user_id=owner_ids(services)['ann'])
     assert token.name == 'nightly import' and token.expires_at is not None and token.expires_at.year == 3000
+    await user.should_see('2999-12-31')  # the day chosen: the last day the token works
     user.find(marker='copy-token').click()
     await user.should_see('Token copied', retries=30)
     script = new_browser().http_client
