@@ -86,7 +86,8 @@ class TokenList:
                 'Scripts send a token as `Authorization: Bearer <token>` to the API (`/api/...`, described at '
                 '[/api/docs](/api/docs)) and file downloads (`/files/<id>`); they see what you see.'
             ).classes('text-body2')
-            ui.button('Create token', icon='key', on_click=self.open_create).props('no-caps').mark('create-token')
+            self.create_button = ui.button('Create token', icon='key', on_click=self.open_create).props('no-caps')
+            self.create_button.mark('create-token')
             self.shown = ui.column().classes('w-full gap-1').mark('new-token')
             self.table = MarkupTable(TOKEN_HEADERS, label='API tokens')
             self.empty = ui.label('No tokens yet.').classes('text-muted')
@@ -139,6 +140,13 @@ class TokenList:
             with ui.row().classes('w-full justify-end'):
                 ui.button('Cancel', on_click=self.dialog.close).props('flat no-caps')
                 ui.button('Create', on_click=self.create).props('no-caps').mark('create')
+
+        # While the dialog is open, its "Create" is the only button of that name that can be seen or reached.
+        self.dialog.on_value_change(
+            lambda e: self.create_button.classes(
+                add='invisible' if e.value else '', remove='' if e.value else 'invisible'
+            )
+        )
 
     def open_create(self) -> None:
         self.name.value, self.expires.value, self.dialog_error.text = '', '', ''

@@ -44,7 +44,8 @@ class UsersView:
         ui.label('Disabled users cannot log in; their jobs stay. Times are shown in your local time.').classes(
             'text-body2 text-muted'
         )
-        ui.button('Add user', icon='person_add', on_click=self.open_add).props('no-caps').mark('add-user')
+        self.add_button = ui.button('Add user', icon='person_add', on_click=self.open_add).props('no-caps')
+        self.add_button.mark('add-user')
         self.table = MarkupTable(HEADERS, label='Users')
         self._build_add_dialog()
         self._build_password_dialog()
@@ -125,7 +126,7 @@ class UsersView:
         await self.refresh()
 
     def _build_add_dialog(self) -> None:
-        with ui.dialog() as self.add_dialog, ui.card().classes('w-96').props('role=dialog aria-label="Add user"'):
+        with ui.dialog() as self.add_dialog, ui.card().classes('w-96'):
             ui.html('<h2 class="text-h6 q-my-none">Add user</h2>', sanitize=False)
             self.new_name = ui.input('Username').props('autocomplete=off').classes('w-full').mark('new-username')
             self.new_password = (
@@ -139,6 +140,11 @@ class UsersView:
             with ui.row().classes('w-full justify-end'):
                 ui.button('Cancel', on_click=self.add_dialog.close).props('flat no-caps')
                 ui.button('Add', on_click=self.add).props('no-caps').mark('add')
+
+        # While the dialog is open, its "Add" is the only button of that name that can be seen or reached.
+        self.add_dialog.on_value_change(
+            lambda e: self.add_button.classes(add='invisible' if e.value else '', remove='' if e.value else 'invisible')
+        )
 
     def open_add(self) -> None:
         self.new_name.value, self.new_password.value, self.new_admin.value = '', '', False

@@ -23,7 +23,7 @@ def test_add_user_then_disable_them_sends_their_open_page_to_login(
     dialog = page.get_by_role('dialog')
     dialog.get_by_label('Username').fill('kim')
     dialog.get_by_label('Password', exact=True).fill('kim-password-1')
-    dialog.get_by_role('button', name='Add').click()
+    page.get_by_role('button', name='Add').click()  # the only one while the dialog is open
     row = page.get_by_role('row').filter(has_text='kim')
     expect(row).to_contain_text('Active')
 
@@ -53,7 +53,7 @@ def test_a_user_creates_a_token_that_a_script_then_uses(page: Page, server: Serv
     page.get_by_role('button', name='Create token').click()
     dialog = page.get_by_role('dialog')
     dialog.get_by_label('Name').fill('nightly')
-    dialog.get_by_role('button', name='Create').click()
+    page.get_by_role('button', name='Create').click()  # the only one while the dialog is open
     token = page.get_by_label('New token').input_value()
     assert token.startswith('jm_')
     expect(page.get_by_role('button', name='Copy token')).to_be_visible()
