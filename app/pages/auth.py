@@ -54,7 +54,6 @@ class AuthMiddleware(BaseHTTPMiddleware):
             request.state.user = await self.services.threads.run(
                 token_user, self.services.engine, authorization[7:].strip()
             )
-            request.state.token = True
             if request.state.user is None:
                 return _unauthorized('Invalid, expired or revoked token')
             return await call_next(request)

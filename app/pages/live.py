@@ -102,9 +102,9 @@ class LiveUpdates:
         self._rows, self._details, self._resync, self._owners = {}, set(), False, {}
         if self._guard is not None and self._guard.ended:
             return
-        rows = {
-            job_id: row for job_id, row in rows.items() if self._may_see(owners[job_id])
-        }  # the role may have changed
+        # The role may have changed since these changes arrived.
+        rows = {job_id: row for job_id, row in rows.items() if self._may_see(owners[job_id])}
+        details = {job_id for job_id in details if job_id not in owners or self._may_see(owners[job_id])}
         if self._client.is_deleted or not (rows or details or resync):
             return
         with self._slot:
