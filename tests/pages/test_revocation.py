@@ -10,7 +10,7 @@ import pytest
 from nicegui import Client, ui
 from nicegui.testing import User
 
-from app.jobs.events import JobChanged
+from app.jobs.events import DetailChanged, JobChanged
 from app.pages.imports import EXAMPLE_CSV
 from app.pages.live import LiveUpdates
 from app.pages.session_guard import SessionGuard
@@ -160,3 +160,28 @@ async def test_a_demotion_made_elsewhere_leaves_an_admin_page(people: dict[str, 
     await until(lambda: deputy.back_history[-1:] == [JOBS])
     await deputy.should_see('Job Management', retries=30)
     await deputy.should_not_see('Database Backup')
+
+
+async def test_a_demoted_admin_s_detail_page_of_another_user_s_job_stops_refreshing(
+    people: dict[str, User], services: Services
+) -> None:
+    add_user(services, 'deputy', admin=True)
+    deputy = people['anonymous']
+    await log_in(deputy, 'deputy', 'deputy-password')
+    ids = owner_ids(services)
+    bobs = make_job(services, ids['bob'])
+    await deputy.open(f'{JOBS}/{bobs}')
+    guard = guard_of(deputy)
+    refreshed: list[set[int]] = []
+    client = deputy.client
+    assert client is not None
+    with client:
+        LiveUpdates(services, guard.user, lambda _rows, details: refreshed.append(set(details)), job_id=bobs)
+    services.feed.publish(DetailChanged(job_id=bobs, owner_id=ids['bob'], category='general'))
+    await until(lambda: refreshed == [{bobs}])
+    users.set_admin(services.engine, username='deputy', is_admin=False)
+    services.account_changed(ids['deputy'])
+    services.feed.publish(DetailChanged(job_id=bobs, owner_id=ids['bob'], category='general'))
+    await until(lambda: not guard.user.is_admin)
+    await asyncio.sleep(0.3)
+    assert refreshed == [{bobs}]
