@@ -40,6 +40,7 @@ DOCS_PAGE = """<!doctype html>
 """
 DOCS_INIT = """window.ui = SwaggerUIBundle({
   url: '/api/openapi.json', dom_id: '#swagger-ui', deepLinking: true,
+  validatorUrl: null,  // no badge fetched from the internet
   presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout',
 });
 """
