@@ -70,3 +70,13 @@ def test_a_user_creates_a_token_that_a_script_then_uses(page: Page, server: Serv
     page.get_by_role('button', name='Revoke nightly').click()
     expect(page.get_by_text('No tokens yet.')).to_be_visible()
     assert httpx.get(f'{server.url}/api/jobs', headers=headers).status_code == 401
+
+
+def test_api_docs_render_without_the_internet(page: Page, server: Server) -> None:
+    outside: list[str] = []
+    page.on('request', lambda request: None if request.url.startswith(server.url) else outside.append(request.url))
+    log_in(page, server)
+    page.goto(f'{server.url}/api/docs')
+    expect(page.get_by_role('heading', name=re.compile('Job Management API'))).to_be_visible()
+    expect(page.get_by_text('/api/imports', exact=True)).to_be_visible()
+    assert outside == []
