@@ -1,5 +1,5 @@
 """Job Management: ``python main.py [serve]`` starts the server, ``worker`` a job worker (PostgreSQL),
-``db upgrade`` migrates the database, ``user ...`` manages users."""
+``db upgrade`` migrates the database, ``user ...`` manages users, ``token create`` makes API tokens."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_worker(settings, concurrency=args.concurrency)
     if args.command == 'db':
         return upgrade_database(settings)
+    if args.command == 'token':
+        return manage_tokens(settings, args)
     return manage_users(settings, args)
 
 
@@ -126,14 +128,40 @@ def manage_users(settings: Settings, args: argparse.Namespace) -> int:
         elif args.user_command == 'set-password':
             users.set_password(engine, username=args.name, password=args.password)
             print(f'Password of "{args.name}" changed')
+        elif args.user_command in ('disable', 'enable'):
+            users.set_disabled(engine, username=args.name, disabled=args.user_command == 'disable')
+            print(f'User "{args.name}" {args.user_command}d')
+        elif args.user_command == 'set-admin':
+            users.set_admin(engine, username=args.name, is_admin=not args.remove)
+            print(f'User "{args.name}" is {"no longer an admin" if args.remove else "an admin"}')
         else:
             for user in users.list_users(engine):
-                print(f'{user.username}\t{"admin" if user.is_admin else "user"}')
+                disabled = '\tdisabled' if user.disabled_at is not None else ''
+                print(f'{user.username}\t{"admin" if user.is_admin else "user"}{disabled}')
     except users.UserError as error:
         print(f'Error: {error}', file=sys.stderr)
         return 1
     finally:
         engine.dispose()
+    return 0
+
+
+def manage_tokens(settings: Settings, args: argparse.Namespace) -> int:
+    from app.services import build_services
+    from app.storage import tokens
+
+    services = build_services(settings)
+    services.prepare()
+    try:
+        expires = tokens.expiry_of_day(args.expires or '')  # works through that day
+        new = tokens.create_token(services.engine, username=args.username, name=args.name, expires_at=expires)
+        print(new.secret)
+        print(f'Token "{new.token.name}" for "{args.username}": keep it now, it is not shown again.', file=sys.stderr)
+    except users.UserError as error:
+        print(f'Error: {error}', file=sys.stderr)
+        return 1
+    finally:
+        services.engine.dispose()
     return 0
 
 
@@ -154,6 +182,16 @@ def _parser() -> argparse.ArgumentParser:
     set_password = user.add_parser('set-password', help="change a user's password")
     set_password.add_argument('name')
     set_password.add_argument('--password', required=True)
+    for action, text in (('disable', 'end their sessions and tokens; they cannot log in'), ('enable', 'undo disable')):
+        user.add_parser(action, help=f'{action} a user: {text}').add_argument('name')
+    set_admin = user.add_parser('set-admin', help='give a user the admin role (--remove takes it away)')
+    set_admin.add_argument('name')
+    set_admin.add_argument('--remove', action='store_true', help='remove the admin role instead')
+    token = commands.add_parser('token', help='API tokens').add_subparsers(dest='token_command', required=True)
+    create = token.add_parser('create', help='create an API token for a user and print it (shown only once)')
+    create.add_argument('username')
+    create.add_argument('--name', required=True, help='what the token is for, e.g. "nightly import"')
+    create.add_argument('--expires', help='last day the token works (YYYY-MM-DD, UTC); default: never expires')
     return parser
 
 

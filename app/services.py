@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from app.config import Settings
+from app.jobs.accounts import AccountWatch
 from app.jobs.actions import JobActions
 from app.jobs.events import ChangeFeed
 from app.jobs.executors import Executor, LocalExecutor
@@ -53,6 +54,7 @@ class Services:
     system_user_id: int = 0
     schedules: dict[str, str] = field(default_factory=dict)
     relay: ChangeRelay | None = None  # PostgreSQL only (psycopg is not even imported on SQLite)
+    accounts: AccountWatch | None = None  # web processes: account changes reach open pages (app.jobs.accounts)
 
     def start(self, *, web: bool = True) -> None:
         """Prepare the data dir, migrate, create the first admin, recover crashed jobs, start the executor.
@@ -74,6 +76,9 @@ class Services:
             args = [refresh_statistics, self.engine]
             executor.scheduler.add_job(self.threads.run, 'interval', args=args, hours=1, id='statistics')
         self.jobs.start(run_jobs=self.settings.web_worker or not web)
+        if web:
+            self.accounts = AccountWatch(engine=self.engine, feed=self.feed, threads=self.threads)
+            self.accounts.start()
         if web and self.engine.dialect.name == 'postgresql':
             from app.jobs.relay import ChangeRelay
 
@@ -99,10 +104,17 @@ class Services:
         """Stop relaying, give running jobs their grace, commit the last job writes, then close the pool."""
         if self.relay is not None:
             await self.relay.stop()
+        if self.accounts is not None:
+            await self.accounts.stop()
         await self.jobs.stop()
         self.store.stop()
         self.threads.stop()
         self.engine.dispose()
+
+    def account_changed(self, user_id: int) -> None:
+        """This process changed a user's sessions, password, status or role: their open pages re-check at once."""
+        if self.accounts is not None:
+            self.accounts.announce(user_id)
 
 
 def _return_freed_memory() -> None:

@@ -10,8 +10,10 @@ from nicegui import Client, app, ui
 from starlette.responses import Response
 
 from app.pages import (
+    account,
     api,
     api_actions,
+    api_launch,
     api_overview,
     auth,
     hardening,
@@ -21,6 +23,7 @@ from app.pages import (
     login,
     overview,
     system_tasks,
+    users,
 )
 from app.pages.display import JOBS_PATH
 from app.pages.layout import not_found
@@ -46,10 +49,13 @@ def create_app(services: Services) -> None:
     job_detail.register(services)
     imports.register(services)
     system_tasks.register(services)
+    users.register(services)
+    account.register(services)
     router = APIRouter()  # every /api/ and /files/ route, described together at /api/openapi.json
     api.add_routes(router, services)
     api_overview.add_routes(router, services)
     api_actions.add_routes(router, services)
+    api_launch.add_routes(router, services)
     api.mount(app, router)
     _answer_not_found(services)
 

@@ -67,6 +67,8 @@ def _seed(server: Server, page: Page) -> dict[str, str]:
         'job-import': f'/settings/maintenance/jobs/{imported}',
         'imports': '/imports',
         'tasks': '/settings/maintenance/tasks',
+        'users': '/settings/users',
+        'account': '/settings/account',
         'not-found': '/no/such/page',
     }
 

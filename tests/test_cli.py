@@ -97,3 +97,27 @@ def _has_table(url: str, name: str) -> bool:
             return sa.inspect(connection).has_table(name)
     finally:
         engine.dispose()
+
+
+def test_token_and_account_commands(tmp_path: Path) -> None:
+    assert cli(tmp_path, 'user', 'add', 'ann', '--password', 'pw1').returncode == 0
+    created = cli(tmp_path, 'token', 'create', 'ann', '--name', 'nightly import')
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith('jm_') and len(secret) > 40
+    assert 'not shown again' in created.stderr
+    engine = sa.create_engine(f'sqlite:///{tmp_path / "data" / "jobs.db"}')
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text('SELECT name, token_hash FROM api_token')).all()
+    engine.dispose()
+    assert [row.name for row in stored] == ['nightly import'] and secret not in stored[0].token_hash
+    ghost = cli(tmp_path, 'token', 'create', 'ghost', '--name', 'x')
+    assert ghost.returncode == 1 and 'No user "ghost"' in ghost.stderr
+    assert cli(tmp_path, 'user', 'disable', 'ann').returncode == 0
+    assert cli(tmp_path, 'user', 'list').stdout.splitlines() == ['admin\tadmin', 'ann\tuser\tdisabled']
+    assert cli(tmp_path, 'user', 'enable', 'ann').returncode == 0
+    assert cli(tmp_path, 'user', 'set-admin', 'ann').returncode == 0
+    assert cli(tmp_path, 'user', 'set-admin', 'admin', '--remove').returncode == 0
+    assert cli(tmp_path, 'user', 'list').stdout.splitlines() == ['admin\tuser', 'ann\tadmin']
+    last = cli(tmp_path, 'user', 'disable', 'ann')
+    assert last.returncode == 1 and 'last active admin' in last.stderr

@@ -1,6 +1,7 @@
 """The in-process change feed: every committed job, subtask or file change is published here.
 
-Only the job store (app.jobs.store) publishes job changes, right after they commit; pages subscribe.
+Only the job store (app.jobs.store) publishes job changes, right after they commit; account changes come from
+app.jobs.accounts. Pages subscribe.
 """
 
 from __future__ import annotations
@@ -35,7 +36,15 @@ class Resync:
     """Changes may have been missed (the cross-node relay reconnected): every open page re-reads its data."""
 
 
-Change = JobChanged | DetailChanged | Resync
+@dataclass(frozen=True, slots=True)
+class AccountChanged:
+    """A user's sessions, password, status or role changed (here or on another node, app.jobs.accounts): their open
+    pages re-check their session and role (app.pages.session_guard)."""
+
+    user_id: int
+
+
+Change = JobChanged | DetailChanged | Resync | AccountChanged
 
 
 class ChangeFeed:

@@ -24,6 +24,10 @@ from app.storage import listing
 from app.storage.files import UnsafePath
 
 API_TITLE = 'Job Management API'
+API_DESCRIPTION = (
+    'Jobs, their files, imports and system tasks. Authenticate with `Authorization: Bearer jm_...` (create a token '
+    'on /settings/account) or a logged-in browser session. Errors answer `{"error": "<message>"}`.'
+)
 
 
 def mount(app: FastAPI, router: APIRouter) -> None:
@@ -82,8 +86,14 @@ def add_routes(router: APIRouter, services: Services) -> None:
 
 
 def describe(router: APIRouter) -> dict[str, Any]:
-    """The OpenAPI description of the ``/api/`` and ``/files/`` routes."""
-    return get_openapi(title=API_TITLE, version='1', routes=router.routes)
+    """The OpenAPI description of the ``/api/`` and ``/files/`` routes: a session cookie or an API token."""
+    description = get_openapi(title=API_TITLE, version='1', routes=router.routes, description=API_DESCRIPTION)
+    description.setdefault('components', {})['securitySchemes'] = {
+        'token': {'type': 'http', 'scheme': 'bearer', 'description': 'an API token (jm_...) from /settings/account'},
+        'session': {'type': 'apiKey', 'in': 'cookie', 'name': 'session', 'description': 'a logged-in browser'},
+    }
+    description['security'] = [{'token': []}, {'session': []}]
+    return description
 
 
 def error(status: int, message: str) -> JSONResponse:

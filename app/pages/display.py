@@ -16,6 +16,8 @@ JOBS_PATH = '/settings/maintenance/jobs'
 TASKS_PATH = '/settings/maintenance/tasks'
 OVERVIEW_PATH = '/settings/maintenance/overview'
 IMPORTS_PATH = '/imports'
+USERS_PATH = '/settings/users'
+ACCOUNT_PATH = '/settings/account'
 API_JOBS_PATH = '/api/jobs'
 
 

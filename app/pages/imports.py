@@ -13,6 +13,7 @@ from app.pages.display import IMPORTS_PATH
 from app.pages.layout import frame
 from app.pages.live import LiveUpdates
 from app.pages.recent_imports import RecentImports
+from app.pages.session_guard import SessionGuard
 from app.services import Services
 from app.storage.contacts import count_contacts, recent_contacts
 from app.storage.files import FileTooLarge
@@ -82,9 +83,20 @@ class ImportView:
         self.contacts = ContactList(services)
 
     async def start_import(self, event: events.UploadEventArguments) -> None:
-        """Stream the upload into the file store, then launch the import job on it."""
+        """Stream the upload into the file store, then launch the import job on it (as the user the page's session
+        belongs to now: a page whose session ended starts nothing)."""
         filename = display_name(event.file.name)
         settings = self.services.settings
+        guard = SessionGuard.of(self.upload.client)
+        user = await guard.check() if guard is not None else None
+        if user is None or user.id is None:
+            self.upload.reset()
+            self.show_problem(f'{filename} was not imported: your session has ended. Log in again.')
+            return
+        if not filename.lower().endswith('.csv'):  # the browser checks too; a direct POST skips that
+            self.upload.reset()
+            self.show_problem(f'{filename} was not imported: choose a .csv file.')
+            return
         try:
             stored = await self.services.files.save_stream(event.file.iterate(), limit=settings.max_upload_bytes)
         except FileTooLarge as error:
@@ -92,11 +104,10 @@ class ImportView:
             return
         finally:
             self.upload.reset()  # ready for the next file
-        assert self.user.id is not None
         job_id = await self.services.jobs.launch(
             'contacts_import',
             description=f'Import of {filename}',
-            run_by_id=self.user.id,
+            run_by_id=user.id,
             run_at=IMPORTS_PATH,
             input_files=[NewFile(role=FileRole.INPUT, filename=filename, stored=stored)],
         )

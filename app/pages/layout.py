@@ -8,15 +8,17 @@ from contextlib import contextmanager
 
 from nicegui import ui
 
-from app.pages.auth import log_out
+from app.pages.auth import browser_id, log_out
 from app.pages.components import ThemeToggle
-from app.pages.display import IMPORTS_PATH, JOBS_PATH, LOGIN_PATH, OVERVIEW_PATH, TASKS_PATH
+from app.pages.display import ACCOUNT_PATH, IMPORTS_PATH, JOBS_PATH, LOGIN_PATH, OVERVIEW_PATH, TASKS_PATH, USERS_PATH
 from app.pages.finish_notices import FinishNotices
+from app.pages.session_guard import SessionGuard
 from app.services import Services
 from app.storage.models import User
 
 APP_NAME = 'Job Management'
 PRIMARY = '#1565c0'  # white text on it is readable (contrast 5.7:1); NiceGUI's default blue is not
+ADMIN_PATHS = (TASKS_PATH, USERS_PATH)
 
 
 @contextmanager
@@ -26,6 +28,8 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
     ui.colors(primary=PRIMARY)
     request = ui.context.client.request
     current = request.url.path if request is not None else ''
+    # Logout, a password change, disabling or demotion elsewhere reach this page at once (app.pages.session_guard).
+    SessionGuard(services, user, browser_id(), admin_page=current.startswith(ADMIN_PATHS))
     # Quasar opens the drawer on wide screens itself (show-if-above) and reports it; NiceGUI's own
     # value=None would instead ask the browser on connect and log a traceback when it is slow to answer.
     drawer = ui.left_drawer(value=False, bordered=True).props('show-if-above width=260 breakpoint=1300')
@@ -40,7 +44,8 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
             ThemeToggle()
             ui.icon('account_circle').classes('gt-xs')
             ui.label(user.username).mark('username').classes('text-body2')
-            ui.button('Log out', on_click=lambda: _log_out(services)).props('flat dense color=white no-caps')
+            ui.link('Account', ACCOUNT_PATH).classes('header-link text-body2 text-white q-px-xs').mark('account-link')
+            ui.button('Log out', on_click=lambda: _log_out(services, user)).props('flat dense color=white no-caps')
     with ui.column().classes('w-full gap-3'):
         ui.html(f'<h1 class="text-h5 q-my-none">{html.escape(title)}</h1>', sanitize=False)
         yield
@@ -58,7 +63,7 @@ def _navigation(user: User, current: str) -> None:
     entries = [(OVERVIEW_PATH, 'Overview', 'insights'), (JOBS_PATH, 'Job Management', 'work_history')]
     if user.is_admin:
         entries.append((TASKS_PATH, 'System Tasks', 'build'))
-    targets = [IMPORTS_PATH, *(target for target, _, _ in entries)]
+    targets = [IMPORTS_PATH, USERS_PATH, *(target for target, _, _ in entries)]
     # The entry of the current page: the longest target the path starts with (a job's page is Job Management's).
     active = max((t for t in targets if current == t or current.startswith(t + '/')), key=len, default='')
     with ui.element('nav').classes('w-full q-pt-sm').props('aria-label="Main"'):
@@ -69,6 +74,8 @@ def _navigation(user: User, current: str) -> None:
             with ui.column().classes('q-pl-md gap-0 w-full'):
                 for target, text, icon in entries:
                     _link(text, target, icon, active)
+            if user.is_admin:
+                _link('Users', USERS_PATH, 'group', active)
 
 
 def _link(text: str, target: str, icon: str, active: str) -> None:
@@ -80,6 +87,11 @@ def _link(text: str, target: str, icon: str, active: str) -> None:
         ui.label(text)
 
 
-async def _log_out(services: Services) -> None:
+async def _log_out(services: Services, user: User) -> None:
+    guard = SessionGuard.of(ui.context.client)
+    if guard is not None:
+        guard.end(navigate=False)  # this page goes to /login itself
     await log_out(services)
+    if user.id is not None:
+        services.account_changed(user.id)  # this browser's other tabs go to /login too
     ui.navigate.to(LOGIN_PATH)

@@ -7,7 +7,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-UPLOAD_PATH = re.compile(r'^/_nicegui/client/[^/]+/upload/[^/]+$')
+UPLOAD_PATH = re.compile(r'^(/_nicegui/client/[^/]+/upload/[^/]+|/api/imports)$')  # the page's upload and the API's
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file itself
 
 
@@ -65,7 +65,8 @@ class UploadLimit:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps({'detail': f'The file is larger than the limit of {self.limit_mb} MB'}).encode()
+        message = f'The file is larger than the limit of {self.limit_mb} MB'
+        body = json.dumps({'error': message, 'detail': message}).encode()
         await send({
             'type': 'http.response.start',
             'status': 413,

@@ -1,4 +1,4 @@
-"""SQLModel tables: users and their login sessions, jobs, their subtasks and files, and imported contacts."""
+"""SQLModel tables: users, login sessions, API tokens, jobs with their subtasks and files, imported contacts."""
 
 from __future__ import annotations
 
@@ -59,6 +59,27 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     is_admin: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    disabled_at: datetime | None = _time()  # a disabled user cannot log in; sessions and tokens stop (0007)
+    last_login_at: datetime | None = _time()
+    # Bumped when the user's sessions, password, status or role change: open pages on every node re-check (0007).
+    auth_version: int = Field(default=0, sa_column_kwargs={'server_default': '0'})
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for scripts (``Authorization: Bearer jm_...``); only its SHA-256 is stored (migration 0007)."""
+
+    __tablename__ = 'api_token'
+    __table_args__ = (sa.Index('ix_api_token_token_hash', 'token_hash', unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=sa.Column(sa.Integer, sa.ForeignKey('user.id', ondelete='CASCADE'), nullable=False, index=True)
+    )
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = _time()
+    expires_at: datetime | None = _time()
 
 
 class UserSession(SQLModel, table=True):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import SQLModel, select
+from sqlmodel import Session, SQLModel, select
 
 from app.storage.db import session
 from app.storage.models import User, utcnow
@@ -56,7 +56,7 @@ def create_user(engine: sa.Engine, *, username: str, password: str, is_admin: bo
 
 
 def set_password(engine: sa.Engine, *, username: str, password: str) -> None:
-    """Replace a user's password; raises UserError for an unknown user or an empty password."""
+    """Replace a user's password (an admin's reset, the CLI); every session of theirs ends, on every node."""
     if not password:
         raise UserError('The password must not be empty')
     with session(engine) as db:
@@ -65,7 +65,87 @@ def set_password(engine: sa.Engine, *, username: str, password: str) -> None:
             raise UserError(f'No user "{username}"')
         user.password_hash = hash_password(password)
         db.exec(sa.delete(SESSION).where(SESSION.c.user_id == user.id))  # logged out everywhere
+        _bump(db, user)
         db.commit()
+
+
+def change_password(engine: sa.Engine, *, user_id: int, current: str, new: str, keep_session: str) -> None:
+    """A user changes their own password: ``current`` must be right; their other sessions end (not ``keep_session``,
+    the browser key of the one asking)."""
+    if not new:
+        raise UserError('The new password must not be empty')
+    with session(engine) as db:
+        user = db.get(User, user_id)
+        if user is None or user.disabled_at is not None:
+            raise UserError('Your account is not active')
+        if not _verify(user.password_hash, current):
+            raise UserError('The current password is not correct')
+        user.password_hash = hash_password(new)
+        db.exec(sa.delete(SESSION).where(SESSION.c.user_id == user.id, SESSION.c.id != _digest(keep_session)))
+        _bump(db, user)
+        db.commit()
+
+
+def set_disabled(engine: sa.Engine, *, username: str, disabled: bool, by: User | None = None) -> User:
+    """Disable (or enable again) a user. Disabling ends every session and stops every token of theirs at once; the
+    last active admin cannot be disabled, nor can admins disable themselves (``by``: who asks; None for the CLI)."""
+    with session(engine) as db:
+        user = _person(db, username)
+        if disabled and user.disabled_at is None:
+            if by is not None and by.id == user.id:
+                raise UserError('You cannot disable yourself')
+            if user.is_admin and _active_admins(db) <= 1:
+                raise UserError('The last active admin cannot be disabled')
+            user.disabled_at = utcnow()
+            db.exec(sa.delete(SESSION).where(SESSION.c.user_id == user.id))
+        elif not disabled:
+            user.disabled_at = None
+        _bump(db, user)
+        db.commit()
+        db.refresh(user)
+        return user
+
+
+def set_admin(engine: sa.Engine, *, username: str, is_admin: bool, by: User | None = None) -> User:
+    """Give or take the admin role; the last active admin keeps it, and admins cannot demote themselves."""
+    with session(engine) as db:
+        user = _person(db, username)
+        if not is_admin and user.is_admin:
+            if by is not None and by.id == user.id:
+                raise UserError('You cannot remove your own admin role')
+            if user.disabled_at is None and _active_admins(db) <= 1:
+                raise UserError('The last active admin cannot lose the admin role')
+        user.is_admin = is_admin
+        _bump(db, user)
+        db.commit()
+        db.refresh(user)
+        return user
+
+
+def _person(db: Session, username: str) -> User:
+    user = db.exec(select(User).where(User.username == username.strip())).first()
+    if user is None or user.username == SYSTEM_USERNAME:
+        raise UserError(f'No user "{username}"')
+    return user
+
+
+def _active_admins(db: Session) -> int:
+    active = USER.c.is_admin & USER.c.disabled_at.is_(None) & (USER.c.username != SYSTEM_USERNAME)
+    return int(db.connection().execute(sa.select(sa.func.count()).select_from(USER).where(active)).scalar_one())
+
+
+def _bump(db: Session, user: User) -> None:
+    """Open pages of ``user`` re-check their session and role (app.pages.revocation watches this number)."""
+    user.auth_version = (user.auth_version or 0) + 1
+    db.add(user)
+
+
+def auth_versions(engine: sa.Engine) -> dict[int, int]:
+    """Every user's auth_version: a change means their sessions or role changed (one small query)."""
+    with engine.connect() as connection:
+        return {
+            int(row.id): int(row.auth_version) for row in connection.execute(sa.select(USER.c.id, USER.c.auth_version))
+        }
 
 
 def authenticate(engine: sa.Engine, *, username: str, password: str) -> User | None:
@@ -75,7 +155,7 @@ def authenticate(engine: sa.Engine, *, username: str, password: str) -> User | N
     if user is None or user.username == SYSTEM_USERNAME:
         _verify(_DUMMY_HASH, password)
         return None
-    return user if _verify(user.password_hash, password) else None
+    return user if _verify(user.password_hash, password) and user.disabled_at is None else None
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -88,12 +168,15 @@ def _verify(password_hash: str, password: str) -> bool:
 _SESSION_USER = (
     sa.select(USER, SESSION.c.last_seen_at, SESSION.c.created_at.label('session_created_at'))
     .join(SESSION, SESSION.c.user_id == USER.c.id)
-    .where(SESSION.c.id == sa.bindparam('digest'))
+    .where(SESSION.c.id == sa.bindparam('digest'), USER.c.disabled_at.is_(None))
 )
 
 
-def start_session(engine: sa.Engine, *, key: str, user_id: int) -> None:
-    """Log the browser with the secret ``key`` in as the user, replacing a session it had; only a hash is stored."""
+def start_session(engine: sa.Engine, *, key: str, user_id: int, login: bool = True) -> None:
+    """Log the browser with the secret ``key`` in as the user, replacing a session it had; only a hash is stored.
+
+    ``login``: a person logged in (their last login time is recorded); False for a login ticket.
+    """
     now = utcnow()
     insert = postgresql.insert if engine.dialect.name == 'postgresql' else sqlite.insert
     statement = insert(SESSION).values(id=_digest(key), user_id=user_id, created_at=now, last_seen_at=now)
@@ -105,6 +188,8 @@ def start_session(engine: sa.Engine, *, key: str, user_id: int) -> None:
     )
     with engine.begin() as connection:
         connection.execute(statement)
+        if login:
+            connection.execute(sa.update(USER).where(USER.c.id == user_id).values(last_login_at=now))
 
 
 def session_user(
@@ -133,9 +218,11 @@ def session_user(
 
 
 def end_session(engine: sa.Engine, key: str) -> None:
-    """Log the browser with ``key`` out, on every node."""
+    """Log the browser with ``key`` out, on every node (its open pages go to /login)."""
     with engine.begin() as connection:
-        connection.execute(sa.delete(SESSION).where(SESSION.c.id == _digest(key)))
+        ended = connection.execute(sa.delete(SESSION).where(SESSION.c.id == _digest(key)).returning(SESSION.c.user_id))
+        for user_id in {row.user_id for row in ended}:
+            connection.execute(sa.update(USER).where(USER.c.id == user_id).values(auth_version=USER.c.auth_version + 1))
 
 
 def issue_login_ticket(engine: sa.Engine, *, user_id: int, browser: str) -> str:
@@ -145,7 +232,7 @@ def issue_login_ticket(engine: sa.Engine, *, user_id: int, browser: str) -> str:
     browser, it does not log that browser into the account (the login-ticket swap of issue 13).
     """
     ticket = secrets.token_urlsafe(32)
-    start_session(engine, key=_ticket_key(ticket, browser), user_id=user_id)
+    start_session(engine, key=_ticket_key(ticket, browser), user_id=user_id, login=False)
     return ticket
 
 

@@ -37,9 +37,11 @@ def test_every_page_passes_axe(browser: Browser, server: Server, scheme: str) ->
         page.wait_for_timeout(500)
         found = {'/login': problems(page)}
         log_in(page, server)
+        assert server.cli('token', 'create', 'admin', '--name', f'axe {scheme}').returncode == 0  # a row to check
         job = page.request.post(f'{server.url}/_test/launch/test_steps?fail_at=2').json()['id']
         pages = ['/settings/maintenance/overview', '/settings/maintenance/jobs', f'/settings/maintenance/jobs/{job}',
-                 '/imports', '/settings/maintenance/tasks', '/no/such/page']  # fmt: skip
+                 '/imports', '/settings/maintenance/tasks', '/settings/users', '/settings/account',
+                 '/no/such/page']  # fmt: skip
         for path in pages:
             page.goto(f'{server.url}{path}')
             page.wait_for_timeout(1200)  # grids fetch their rows, charts draw

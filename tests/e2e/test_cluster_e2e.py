@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import ROOT, Server, free_port, log_in, server_env, start_server, stop_server
 
@@ -211,3 +212,25 @@ def test_a_stopped_worker_hands_its_running_job_to_another(page: Page, tmp_path:
         nodes.start_worker()
         done = "SELECT count(*) FROM job WHERE id = :job AND status = 'completed' AND attempts = 2"
         wait_for(lambda: nodes.count(done, job=job_id) == 1, 'another worker did not finish the job', timeout=60)
+
+
+def test_disabling_a_user_on_one_instance_sends_their_open_page_on_another_to_login(
+    page: Page, browser: Browser, tmp_path: Path, postgres_url: str
+) -> None:
+    with cluster(tmp_path, postgres_url) as running:
+        first, second = running.start_node(), running.start_node()
+        name, password = first.add_user('kim')
+        log_in(page, first, path='/settings/users')
+        other = browser.new_context(viewport={'width': 1400, 'height': 900})
+        try:
+            kim = other.new_page()
+            log_in(kim, second, name, password, path='/imports')
+            expect(kim.get_by_role('heading', name='Contacts Import')).to_be_visible()
+            page.bring_to_front()
+            row = page.get_by_role('row').filter(has_text=name)
+            row.get_by_role('button', name='Disable').click()
+            expect(row).to_contain_text('Disabled')
+            kim.bring_to_front()
+            expect(kim).to_have_url(re.compile(r'/login'), timeout=5_000)
+        finally:
+            other.close()

@@ -24,6 +24,8 @@ def test_no_module_of_the_runtime_imports_the_service() -> None:
     assert offenders == set()
 
 
-def test_only_the_store_publishes_on_the_change_feed() -> None:
+def test_only_the_store_publishes_job_changes_on_the_change_feed() -> None:
     publishers = {path.name for path in JOBS.glob('*.py') if '.publish(' in path.read_text()}
-    assert publishers == {'store.py'}
+    assert publishers == {'store.py', 'accounts.py'}  # accounts.py: account changes (AccountChanged) only
+    accounts = (JOBS / 'accounts.py').read_text()
+    assert accounts.count('.publish(') == accounts.count('.publish(AccountChanged(')

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 from app.config import Settings
 from app.storage.db import create_engine, current_revision, include_object, migrate
+from app.storage.models import User
 from app.storage.users import create_user, list_users
 
 
@@ -208,8 +209,11 @@ def test_counts_kept_before_the_sharded_counts_survive_the_upgrade(database_url:
     with engine.begin() as connection:  # a database last upgraded before migration 0006
         config.attributes['connection'] = connection
         command.upgrade(config, '0005')
-    boss = create_user(engine, username='boss', password='pw', is_admin=True)
-    assert boss.id is not None
+    with engine.begin() as connection:  # the user table as it was then (the model has later columns)
+        statement = 'INSERT INTO "user" (username, password_hash, is_admin, created_at) VALUES (:n, :h, :a, :t)'
+        connection.execute(sa.text(statement), {'n': 'boss', 'h': '!', 'a': True, 't': datetime.now(UTC)})
+        boss_id = connection.execute(sa.text('SELECT id FROM "user" WHERE username = :n'), {'n': 'boss'}).scalar_one()
+    boss = User(id=boss_id, username='boss', password_hash='!', is_admin=True)
 
     def record(finish: bool) -> None:
         row = queries.create_job(engine, job_type='t', name='Job A', category='general', description='d',
