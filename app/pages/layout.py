@@ -28,7 +28,8 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
     current = request.url.path if request is not None else ''
     # Quasar opens the drawer on wide screens itself (show-if-above) and reports it; NiceGUI's own
     # value=None would instead ask the browser on connect and log a traceback when it is slow to answer.
-    drawer = ui.left_drawer(value=False, bordered=True).props('show-if-above width=260 breakpoint=1300')
+    # Quasar's own breakpoint (1023 px): a 1280 px laptop (and Playwright's default viewport) shows the navigation.
+    drawer = ui.left_drawer(value=False, bordered=True).props('show-if-above width=260 breakpoint=1023')
     with drawer.classes('app-drawer q-pa-none'):
         _navigation(user, current)
     with ui.header(elevated=True).classes('items-center justify-between q-px-md q-py-sm'):
