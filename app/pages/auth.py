@@ -43,7 +43,8 @@ class AuthMiddleware(BaseHTTPMiddleware):
         if request.state.user is not None or path in PUBLIC_PATHS:
             return await call_next(request)
         if path.startswith(API_PREFIXES):
-            return JSONResponse({'detail': 'Not authenticated'}, status_code=401)
+            # The API's error shape (app.pages.api.error): ``error`` for scripts, ``detail`` for FastAPI clients.
+            return JSONResponse({'error': 'Not authenticated', 'detail': 'Not authenticated'}, status_code=401)
         return RedirectResponse(login_path(path + (f'?{request.url.query}' if request.url.query else '')))
 
 
