@@ -109,16 +109,25 @@ class Counter:
         self.status = status
         with ui.card().classes('overview-counter').mark(f'counter-{status}'):
             ui.label(label).classes('text-subtitle2 text-muted')
-            self.total = ui.label('0').classes('text-h4 overview-count').mark(f'count-{status}')
+            # The count itself opens Job Management too (on the tab holding most of these jobs); the links below
+            # name each tab.
+            self.total = ui.link('0', jobs_link('general', status=status)).mark(f'count-{status}')
+            self.total.classes('text-h4 overview-count no-underline self-start')
             self.links = ui.row().classes('gap-x-3 gap-y-0 text-caption')
 
     def show(self, count: int, start: str, jobs: list[dict[str, Any]]) -> None:
         self.total.text = f'{count:,}'
+        by_tab = {
+            tab: sum(job[self.status] for job in jobs if job['category'] == category)
+            for category, (tab, _label) in TABS.items()
+        }
+        busiest = max(by_tab, key=lambda tab: by_tab[tab])  # the first (General) on a tie
+        self.total.props['href'] = jobs_link(busiest, since=start, status=self.status)
+        self.total.update()
         self.links.clear()
         with self.links:
-            for category, (tab, label) in TABS.items():
-                in_tab = sum(job[self.status] for job in jobs if job['category'] == category)
-                ui.link(f'{label} {in_tab:,}', jobs_link(tab, since=start, status=self.status))
+            for tab, label in TABS.values():
+                ui.link(f'{label} {by_tab[tab]:,}', jobs_link(tab, since=start, status=self.status))
 
 
 def jobs_link(tab: str, **filters: str) -> str:
