@@ -24,6 +24,7 @@ from app.storage.models import Category, Status, User
 from app.storage.stats import job_stats
 from app.units import NONE, duration_text, relative_text
 
+ROW_CLICK_JS = '(event, row) => { if (!event.target.closest("a")) window.location.assign(row.href) }'
 WINDOWS = {'24h': '24 hours', '7d': '7 days', '30d': '30 days'}
 REFRESH_AFTER_CHANGE = 2.0  # seconds: at most one re-read per this while jobs keep changing
 REFRESH_ANYWAY = 60.0  # the window moves on even when nothing changes
@@ -69,6 +70,9 @@ class OverviewView:
             self.table.add_slot('body-cell-job', '<q-td :props="props"><a :href="props.row.href">{{ props.value }}'
                                 '</a></q-td>')  # fmt: skip
             self.table.props('no-data-label="No jobs in this window"')
+            # A click anywhere on a row opens the list (the job name is also a link, for keyboard and new tabs).
+            self.table.on('rowClick', js_handler=ROW_CLICK_JS)
+            self.table.classes('overview-by-job')
 
     async def choose(self, window: str) -> None:
         self.window = window

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from nicegui import ui
 from nicegui.testing import User
 
+from app.pages.overview import ROW_CLICK_JS
 from app.services import Services
 from app.storage import jobs as queries
 from app.storage.models import Job
@@ -108,6 +109,10 @@ async def test_overview_page_shows_counters_chart_and_jobs_linking_to_the_list(
     ]  # fmt: skip
     assert [row['job'] for row in table.rows] == [job['job'] for job in stats['by_job']]
     assert all(row['href'].startswith('/settings/maintenance/jobs?tab=') for row in table.rows)
+    # Clicking anywhere on a row opens that href (in the browser, without a round trip).
+    assert [listener.js_handler for listener in table._event_listeners.values() if listener.type == 'rowClick'] == [
+        ROW_CLICK_JS
+    ]
     counters = {element.id for status in stats['counts'] for element in user.find(marker=f'count-{status}').elements}
     links = [link.props['href'] for link in user.find(ui.link).elements
              if 'status=failed' in link.props['href'] and link.id not in counters]  # fmt: skip
