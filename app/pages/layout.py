@@ -39,8 +39,8 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
         with ui.row().classes('items-center no-wrap gap-2'):
             FinishNotices(services, user)  # its button switches the browser's notifications on
             ThemeToggle()
-            ui.icon('account_circle').classes('gt-xs')
-            ui.label(user.username).mark('username').classes('text-body2')
+            ui.icon('account_circle', size='sm').classes('gt-xs self-center')
+            ui.label(user.username).mark('username').classes('text-body2 self-center')
             ui.button('Log out', on_click=lambda: _log_out(services)).props('flat dense color=white no-caps')
     with ui.column().classes('w-full gap-3'):
         ui.html(f'<h1 class="text-h5 q-my-none">{html.escape(title)}</h1>', sanitize=False)
