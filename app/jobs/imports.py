@@ -21,7 +21,7 @@ from app.jobs import contacts_csv
 from app.jobs.contacts_csv import ERROR_HEADER, FileProblem, Summary
 from app.jobs.context import Cancelled, JobContext, describe_error
 from app.jobs.registry import JobType
-from app.jobs.reports import CsvReport, safe_cell
+from app.jobs.reports import CsvReport, quantity, safe_cell
 from app.storage.contacts import ContactData, upsert_contacts
 from app.storage.models import Category
 
@@ -116,7 +116,7 @@ async def _steps(ctx: JobContext, work: Work, source: Path, stem: str, *, valid:
             if summary.rejected:
                 step.fail(rejected_message(summary))
             else:
-                step.message = f'{summary.records} rows valid'
+                step.message = f'{quantity(summary.records, "row")} valid'
             ctx.log(f'{summary.records:,} rows read: {summary.valid:,} valid, {summary.rejected:,} rejected')
     except FileProblem as problem:  # the subtask it came from is already marked Failed with it
         ctx.log(str(problem), 'error')
@@ -129,8 +129,8 @@ async def _steps(ctx: JobContext, work: Work, source: Path, stem: str, *, valid:
             created, updated = await work.blocking(
                 write_contacts, ctx.engine, valid, result, total=summary.valid, progress=work.progress, log=ctx.log
             )
-            step.message = f'{created} created, {updated} updated'
-            ctx.log(f'Contacts written: {created:,} created, {updated:,} updated')
+            step.message = f'{created:,} created, {updated:,} updated'
+            ctx.log(f'Contacts written: {step.message}')
         except Cancelled:
             raise
         except Exception as error:  # what was committed stays; the reports still tell what happened

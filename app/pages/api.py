@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -39,6 +40,7 @@ def mount(app: FastAPI, router: APIRouter) -> None:
 
     app.include_router(router)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # 404 keeps its own handler (app.web)
 
 
 def add_routes(router: APIRouter, services: Services) -> None:
@@ -103,6 +105,18 @@ def error(status: int, message: str) -> JSONResponse:
 
 def not_found() -> JSONResponse:
     return error(404, 'Not found')
+
+
+async def _http_error(request: Request, exception: Exception) -> Response:
+    """Any other HTTP error (405 on a known path, 401 from a route) in the API's shape; pages keep FastAPI's."""
+    assert isinstance(exception, StarletteHTTPException)
+    if not request.url.path.startswith(('/api/', '/files/')):
+        from fastapi.exception_handlers import http_exception_handler
+
+        return await http_exception_handler(request, exception)
+    response = error(exception.status_code, str(exception.detail))
+    response.headers.update(exception.headers or {})
+    return response
 
 
 async def _invalid_request(request: Request, exception: Exception) -> Response:

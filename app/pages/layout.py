@@ -32,7 +32,8 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
     SessionGuard(services, user, browser_id(), admin_page=current.startswith(ADMIN_PATHS))
     # Quasar opens the drawer on wide screens itself (show-if-above) and reports it; NiceGUI's own
     # value=None would instead ask the browser on connect and log a traceback when it is slow to answer.
-    drawer = ui.left_drawer(value=False, bordered=True).props('show-if-above width=260 breakpoint=1300')
+    # Quasar's own breakpoint (1023 px): a 1280 px laptop (and Playwright's default viewport) shows the navigation.
+    drawer = ui.left_drawer(value=False, bordered=True).props('show-if-above width=260 breakpoint=1023')
     with drawer.classes('app-drawer q-pa-none'):
         _navigation(user, current)
     with ui.header(elevated=True).classes('items-center justify-between q-px-md q-py-sm'):
@@ -42,9 +43,11 @@ def frame(title: str, user: User, services: Services) -> Iterator[None]:
         with ui.row().classes('items-center no-wrap gap-2'):
             FinishNotices(services, user)  # its button switches the browser's notifications on
             ThemeToggle()
-            ui.icon('account_circle').classes('gt-xs')
-            ui.label(user.username).mark('username').classes('text-body2')
-            ui.link('Account', ACCOUNT_PATH).classes('header-link text-body2 text-white q-px-xs').mark('account-link')
+            ui.icon('account_circle', size='sm').classes('gt-xs self-center')
+            ui.label(user.username).mark('username').classes('text-body2 self-center')
+            ui.link('Account', ACCOUNT_PATH).classes('header-link text-body2 text-white q-px-xs self-center').mark(
+                'account-link'
+            )
             ui.button('Log out', on_click=lambda: _log_out(services, user)).props('flat dense color=white no-caps')
     with ui.column().classes('w-full gap-3'):
         ui.html(f'<h1 class="text-h5 q-my-none">{html.escape(title)}</h1>', sanitize=False)

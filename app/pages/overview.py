@@ -24,6 +24,7 @@ from app.storage.models import Category, Status, User
 from app.storage.stats import job_stats
 from app.units import NONE, duration_text, relative_text
 
+ROW_CLICK_JS = '(event, row) => { if (!event.target.closest("a")) window.location.assign(row.href) }'
 WINDOWS = {'24h': '24 hours', '7d': '7 days', '30d': '30 days'}
 REFRESH_AFTER_CHANGE = 2.0  # seconds: at most one re-read per this while jobs keep changing
 REFRESH_ANYWAY = 60.0  # the window moves on even when nothing changes
@@ -69,6 +70,9 @@ class OverviewView:
             self.table.add_slot('body-cell-job', '<q-td :props="props"><a :href="props.row.href">{{ props.value }}'
                                 '</a></q-td>')  # fmt: skip
             self.table.props('no-data-label="No jobs in this window"')
+            # A click anywhere on a row opens the list (the job name is also a link, for keyboard and new tabs).
+            self.table.on('rowClick', js_handler=ROW_CLICK_JS)
+            self.table.classes('overview-by-job')
 
     async def choose(self, window: str) -> None:
         self.window = window
@@ -109,16 +113,25 @@ class Counter:
         self.status = status
         with ui.card().classes('overview-counter').mark(f'counter-{status}'):
             ui.label(label).classes('text-subtitle2 text-muted')
-            self.total = ui.label('0').classes('text-h4 overview-count').mark(f'count-{status}')
+            # The count itself opens Job Management too (on the tab holding most of these jobs); the links below
+            # name each tab.
+            self.total = ui.link('0', jobs_link('general', status=status)).mark(f'count-{status}')
+            self.total.classes('text-h4 overview-count no-underline self-start')
             self.links = ui.row().classes('gap-x-3 gap-y-0 text-caption')
 
     def show(self, count: int, start: str, jobs: list[dict[str, Any]]) -> None:
         self.total.text = f'{count:,}'
+        by_tab = {
+            tab: sum(job[self.status] for job in jobs if job['category'] == category)
+            for category, (tab, _label) in TABS.items()
+        }
+        busiest = max(by_tab, key=lambda tab: by_tab[tab])  # the first (General) on a tie
+        self.total.props['href'] = jobs_link(busiest, since=start, status=self.status)
+        self.total.update()
         self.links.clear()
         with self.links:
-            for category, (tab, label) in TABS.items():
-                in_tab = sum(job[self.status] for job in jobs if job['category'] == category)
-                ui.link(f'{label} {in_tab:,}', jobs_link(tab, since=start, status=self.status))
+            for tab, label in TABS.values():
+                ui.link(f'{label} {by_tab[tab]:,}', jobs_link(tab, since=start, status=self.status))
 
 
 def jobs_link(tab: str, **filters: str) -> str:

@@ -34,9 +34,10 @@ def test_cli_user_can_log_in(page: Page, server: Server) -> None:
 
 
 def test_the_drawer_is_open_on_a_wide_screen_and_folded_on_a_phone(page: Page, server: Server) -> None:
+    page.set_viewport_size({'width': 1280, 'height': 720})  # a laptop, and Playwright's default viewport
     log_in(page, server)
     drawer_link = page.get_by_role('link', name='Overview')
-    expect(drawer_link).to_be_visible()  # wider than 1300 px: navigation shown beside the page
+    expect(drawer_link).to_be_visible()  # wider than 1023 px: navigation shown beside the page
     page.get_by_role('button', name='Menu').click()
     expect(drawer_link).to_be_hidden()
     page.set_viewport_size({'width': 390, 'height': 844})

@@ -77,6 +77,14 @@ async def sqlite_services(tmp_path: Path) -> AsyncIterator[Services]:
         await built.stop()
 
 
+async def test_counts_read_in_the_right_number(sqlite_services: Services) -> None:
+    run = await run_import(sqlite_services, b'name,email\nAda,ada@x.org\n')
+    assert run.subtasks[1:3] == [
+        ('Validate rows', 'completed', '1 row valid'),
+        ('Write contacts', 'completed', '1 created, 0 updated'),
+    ]
+
+
 async def test_clean_file_imports_every_row(services: Services) -> None:
     data = (DATA / 'contacts-clean.csv').read_bytes()
     run = await run_import(services, data, 'contacts-clean.csv')

@@ -98,6 +98,13 @@ async def test_detail_lists_subtasks_and_files(people: dict[str, User], services
 async def test_anonymous_requests_answer_401(user: User, path: str) -> None:
     response = await user.http_client.get(path)
     assert response.status_code == 401
+    assert response.json()['error'] == 'Not authenticated'  # the API's error shape, as its OpenAPI says
+
+
+async def test_a_wrong_method_answers_the_api_error_shape(people: dict[str, User]) -> None:
+    response = await people['admin'].http_client.post('/api/jobs')
+    assert response.status_code == 405
+    assert response.json()['error'] == 'Method Not Allowed'
 
 
 @pytest.mark.parametrize('path', ['/files/..%2F..%2Fjobs.db', '/files/%2Fetc%2Fpasswd', '/files/1%2F..%2F..'])

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from nicegui import ui
 from nicegui.testing import User
 
+from app.pages.overview import ROW_CLICK_JS
 from app.services import Services
 from app.storage import jobs as queries
 from app.storage.models import Job
@@ -97,7 +98,10 @@ async def test_overview_page_shows_counters_chart_and_jobs_linking_to_the_list(
     stats = (await user.http_client.get('/api/stats?window=7d')).json()
     for status, count in stats['counts'].items():
         [shown] = user.find(marker=f'count-{status}').elements
-        assert isinstance(shown, ui.label) and shown.text == f'{count:,}'
+        assert isinstance(shown, ui.link) and shown.text == f'{count:,}'
+        # Clicking the counter itself opens Job Management filtered to that status and window.
+        assert re.fullmatch(rf'/settings/maintenance/jobs\?tab=(general|imports)&since=[^&]+&status={status}',
+                            shown.props['href']), shown.props['href']  # fmt: skip
     table = user.find(marker='by-job').elements.pop()
     assert isinstance(table, ui.table)
     assert [column['label'] for column in table.columns] == [
@@ -105,7 +109,13 @@ async def test_overview_page_shows_counters_chart_and_jobs_linking_to_the_list(
     ]  # fmt: skip
     assert [row['job'] for row in table.rows] == [job['job'] for job in stats['by_job']]
     assert all(row['href'].startswith('/settings/maintenance/jobs?tab=') for row in table.rows)
-    links = [link.props['href'] for link in user.find(ui.link).elements if 'status=failed' in link.props['href']]
+    # Clicking anywhere on a row opens that href (in the browser, without a round trip).
+    assert [listener.js_handler for listener in table._event_listeners.values() if listener.type == 'rowClick'] == [
+        ROW_CLICK_JS
+    ]
+    counters = {element.id for status in stats['counts'] for element in user.find(marker=f'count-{status}').elements}
+    links = [link.props['href'] for link in user.find(ui.link).elements
+             if 'status=failed' in link.props['href'] and link.id not in counters]  # fmt: skip
     assert {re.sub(r'since=[^&]+', 'since=S', href) for href in links} == {
         '/settings/maintenance/jobs?tab=general&since=S&status=failed',
         '/settings/maintenance/jobs?tab=imports&since=S&status=failed',

@@ -12,13 +12,13 @@ from app.pages.display import ROUTES, status_props
 # Times are as wide as "2026-11-30 14:21:27"; Job and Description share what is left, Job first. On a phone the
 # JavaScript narrows Status, Job ID and Start (short times) and hides NARROW_HIDDEN.
 JOB_COLUMNS: list[dict[str, Any]] = [
-    {'headerName': 'Status', 'field': 'status', 'type': 'jobStatus', 'width': 84},
-    {'headerName': 'Job ID', 'field': 'id', 'type': 'jobLink', 'width': 84},
+    {'headerName': 'Status', 'field': 'status', 'type': 'jobStatus', 'width': 80},
+    {'headerName': 'Job ID', 'field': 'id', 'type': 'jobLink', 'width': 76},
     {'headerName': 'Job', 'field': 'job', 'flex': 5, 'minWidth': 90, 'tooltipField': 'job'},
     {'headerName': 'Description', 'field': 'description', 'flex': 6, 'minWidth': 130, 'tooltipField': 'description'},
-    {'headerName': 'Start', 'field': 'started_at', 'type': 'time', 'width': 150},
-    {'headerName': 'End', 'field': 'ended_at', 'type': 'endTime', 'width': 150},
-    {'headerName': 'Failed', 'field': 'failed_at', 'type': 'time', 'width': 150},
+    {'headerName': 'Start', 'field': 'started_at', 'type': 'time', 'width': 144},
+    {'headerName': 'End', 'field': 'ended_at', 'type': 'endTime', 'width': 144},
+    {'headerName': 'Failed', 'field': 'failed_at', 'type': 'time', 'width': 144},
     {'headerName': 'Run By', 'field': 'run_by', 'width': 96, 'tooltipField': 'run_by'},
     {'headerName': 'Actions', 'colId': 'actions', 'type': 'jobDetails', 'sortable': False, 'width': 76},
 ]
