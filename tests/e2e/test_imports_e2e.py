@@ -35,6 +35,8 @@ def test_user_uploads_csv_follows_the_job_and_downloads_the_error_report(
     expect(page).to_have_url(f'{server.url}/settings/maintenance/jobs/{job_id}')
     expect(page.get_by_text('3 of 4 rows rejected').first).to_be_visible(timeout=10_000)
     expect(page.get_by_role('img', name='Failed').first).to_be_visible()
+    # The Status field reads "Failed" and nothing else: the icon is drawn by CSS, its name is not page text.
+    expect(page.locator('dt:has-text("Status") + dd')).to_have_text('Failed')
     for step in ('Read file', 'Validate rows', 'Write contacts', 'Write reports'):
         expect(page.get_by_role('gridcell', name=step)).to_be_visible()
     with page.expect_download() as download_info:
@@ -54,6 +56,7 @@ def test_user_uploads_csv_follows_the_job_and_downloads_the_error_report(
     page.goto(f'{server.url}/settings/maintenance/jobs?tab=imports')
     line = page.locator(f'.ag-row[row-id="{job_id}"]').locator('visible=true')
     expect(line.get_by_role('img', name='Failed')).to_be_visible()
+    expect(line.locator('[col-id="status"]')).to_have_text('')  # the icon alone, named by its aria-label
     expect(line).to_contain_text('Contacts Import')
     expect(line).to_contain_text('ivy')
 

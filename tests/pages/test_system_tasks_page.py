@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import sqlalchemy as sa
 from nicegui import ui
 from nicegui.testing import User
 from sqlmodel import col
 
 from app.jobs.system_tasks import DATABASE_BACKUP, STORAGE_INTEGRITY_CHECK, TASKS
+from app.pages.components import StatusIcon
 from app.pages.system_tasks import describe_schedule
 from app.services import Services
 from app.storage import jobs as queries
@@ -58,7 +61,11 @@ async def test_run_now_launches_the_task_and_shows_it_as_last_run(user: User, se
     await user.should_see(kind=ui.link, content=f'Job {job["id"]}', retries=20)
     link = user.find(kind=ui.link, content=f'Job {job["id"]}').elements.pop()
     assert isinstance(link, ui.link) and link.props['href'] == f'/settings/maintenance/jobs/{job["id"]}'
-    await user.should_see(kind=ui.icon, content='check_circle', retries=20)
+    for _ in range(40):
+        if [icon.status_text for icon in user.find(kind=StatusIcon).elements] == ['Completed']:
+            break
+        await asyncio.sleep(0.1)
+    assert [icon.status_text for icon in user.find(kind=StatusIcon).elements] == ['Completed']
     assert run_button(user, STORAGE_INTEGRITY_CHECK.key).enabled
 
 

@@ -7,16 +7,21 @@ from nicegui import ui
 from app.pages.display import status_look
 
 
-class StatusIcon(ui.icon):
+class StatusIcon(ui.element):
+    """The glyph is drawn by CSS (``.glyph::before``), so the page's text holds only the status itself:
+    a script or a screen reader reading "Failed" does not read the icon's ligature name ("cancel Failed")."""
+
     def __init__(self, status: str) -> None:
-        super().__init__('')
-        self.classes('job-status')
+        super().__init__('span')
         self.props['role'] = 'img'
         self.set_status(status)
+
+    @property
+    def status_text(self) -> str:
+        return str(self.props['aria-label'])
 
     def set_status(self, status: str) -> None:
         """Show ``status``: icon, colour, and its text as aria-label and title."""
         look = status_look(status)
-        self.name = look.icon
-        self.classes(replace=f'job-status job-status--{look.css}')
-        self.props.update({'aria-label': look.text, 'title': look.text})
+        self.classes(replace=f'material-icons glyph job-status job-status--{look.css}')
+        self.props.update({'aria-label': look.text, 'title': look.text, 'data-icon': look.icon})

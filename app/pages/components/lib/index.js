@@ -53,11 +53,11 @@ export function relativeTime(value, now = Date.now()) {
 // The icon of a status, named by its text for screen readers (role img + aria-label) and for the mouse (title).
 export function statusIcon(look) {
   const icon = document.createElement("span");
-  icon.className = `material-icons job-status job-status--${look.css}`;
+  icon.className = `material-icons glyph job-status job-status--${look.css}`;
   icon.setAttribute("role", "img");
   icon.setAttribute("aria-label", look.text);
   icon.title = look.text;
-  icon.textContent = look.icon;
+  icon.dataset.icon = look.icon; // drawn by CSS (.glyph::before): the cell's text is the status alone
   return icon;
 }
 
@@ -109,9 +109,9 @@ export function columnTypes(statuses, routes, compact = () => false) {
         anchor.className = "job-details-link";
         anchor.title = "Job details";
         const icon = document.createElement("span");
-        icon.className = "material-icons";
+        icon.className = "material-icons glyph";
         icon.setAttribute("aria-hidden", "true");
-        icon.textContent = "info";
+        icon.dataset.icon = "info";
         anchor.appendChild(icon);
         return anchor;
       },
