@@ -11,7 +11,7 @@ let modulesRegistered = false;
 const isLink = (target) => target instanceof Element && target.closest("a[href]") !== null;
 const MIN_HEIGHT = 320;
 const BOTTOM_GAP = 16;
-const NARROW_WIDTHS = { status: 64, id: 60, started_at: 96, actions: 62 };
+const NARROW_WIDTHS = { status: 64, id: 60, started_at: 92, actions: 72 }; // with Job at its minimum: 358 px
 const NARROW = window.matchMedia("(max-width: 600px)");
 const THEME = AgGrid.themeQuartz.withPart(AgGrid.colorSchemeVariable).withParams({ cellHorizontalPaddingScale: 0.7, fontSize: 13 });
 

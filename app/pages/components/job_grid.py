@@ -14,7 +14,7 @@ from app.pages.display import ROUTES, status_props
 JOB_COLUMNS: list[dict[str, Any]] = [
     {'headerName': 'Status', 'field': 'status', 'type': 'jobStatus', 'width': 80},
     {'headerName': 'Job ID', 'field': 'id', 'type': 'jobLink', 'width': 76},
-    {'headerName': 'Job', 'field': 'job', 'flex': 5, 'minWidth': 90, 'tooltipField': 'job'},
+    {'headerName': 'Job', 'field': 'job', 'flex': 5, 'minWidth': 64, 'tooltipField': 'job'},
     {'headerName': 'Description', 'field': 'description', 'flex': 6, 'minWidth': 130, 'tooltipField': 'description'},
     {'headerName': 'Start', 'field': 'started_at', 'type': 'time', 'width': 144},
     {'headerName': 'End', 'field': 'ended_at', 'type': 'endTime', 'width': 144},
