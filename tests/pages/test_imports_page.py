@@ -151,6 +151,7 @@ async def test_several_files_at_once_and_the_list_survives_leaving_the_page(user
     assert shown == [f'View job {second}', f'View job {first}']
     await user.should_not_see('None yet')
     user.find('Log out').click()
+    await user.should_see('Log in', retries=100)  # the logout is handled asynchronously: let it land first
     await log_in(user, 'eve', 'eve-password')
     await user.open('/imports')
     await user.should_see('None yet')  # dora's imports are hers

@@ -40,6 +40,7 @@ async def test_drawer_links_and_admin_only_system_tasks(user: User, services: Se
     for text in ('Imports', 'Settings', 'Application Maintenance', 'Job Management', 'System Tasks'):
         await user.should_see(text)
     user.find('Log out').click()
+    await user.should_see('Log in', retries=100)  # the logout is handled asynchronously: let it land first
     add_user(services, 'ann')
     await log_in(user, 'ann', 'ann-password')
     await user.open('/settings/maintenance/jobs')
