@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +13,11 @@ import sqlalchemy as sa
 from app.jobs.events import Change, ChangeFeed, DetailChanged, JobChanged
 from app.jobs.registry import JobType
 from app.jobs.store import JobRef, JobStore
+from app.services import Services, build_services
 from app.storage import users
 from app.storage.models import Category
 from app.threads import Threads
+from tests.conftest import make_settings
 
 
 async def _never_run(_ctx: Any) -> None:
@@ -75,3 +78,14 @@ async def runtime(engine: sa.Engine) -> AsyncIterator[Runtime]:
     finally:
         store.stop()
         threads.stop()
+
+
+@pytest.fixture
+async def sqlite_services(tmp_path: Path) -> AsyncIterator[Services]:
+    """Services on SQLite only: failures that never reach the database, or a backup without pg_dump."""
+    built = build_services(make_settings(tmp_path, f'sqlite:///{tmp_path / "jobs.db"}'))
+    built.start()
+    try:
+        yield built
+    finally:
+        await built.stop()

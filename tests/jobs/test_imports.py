@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,13 @@ from typing import Any
 import pytest
 
 from app.jobs import imports
-from app.services import Services, build_services
+from app.services import Services
 from app.storage import jobs as queries
 from app.storage.contacts import count_contacts, upsert_contacts
 from app.storage.jobs import NewFile
 from app.storage.models import FileRole, User
 from app.storage.users import list_users
-from tests.conftest import ADMIN, find_contact, make_settings
+from tests.conftest import ADMIN, find_contact
 
 DATA = Path(__file__).parents[1] / 'data'
 ERROR_HEADER = 'line,column,value,error\r\n'
@@ -64,17 +63,6 @@ async def run_import(services: Services, data: bytes, filename: str = 'contacts.
 
 def admin_user(services: Services) -> User:
     return next(user for user in list_users(services.engine) if user.username == ADMIN[0])
-
-
-@pytest.fixture
-async def sqlite_services(tmp_path: Path) -> AsyncIterator[Services]:
-    """Services on SQLite only, for failures that never reach the database."""
-    built = build_services(make_settings(tmp_path, f'sqlite:///{tmp_path / "jobs.db"}'))
-    built.start()
-    try:
-        yield built
-    finally:
-        await built.stop()
 
 
 async def test_counts_read_in_the_right_number(sqlite_services: Services) -> None:

@@ -11,8 +11,7 @@ import asyncio
 import csv
 import io
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,13 +19,12 @@ import pytest
 from app.jobs import contacts_csv, imports, integrity
 from app.jobs.context import JobContext
 from app.jobs.events import Change, JobChanged
-from app.services import Services, build_services
+from app.services import Services
 from app.storage import job_actions
 from app.storage import jobs as queries
 from app.storage.contacts import count_contacts
 from app.storage.jobs import NewFile
 from app.storage.models import FileRole
-from tests.conftest import make_settings
 from tests.jobs.test_imports import admin_user, run_import
 
 BAD_LINES = (12, 250)  # data rows with an invalid e-mail (their file line numbers)
@@ -198,17 +196,6 @@ async def test_progress_only_goes_forward_over_a_whole_200k_row_import(
     assert {'Validate rows', 'Write contacts'} <= steps  # which step it is in, for people
     assert run.detail['progress_step'] is None  # once ended
     assert len(seen) <= 8 * took + 20  # progress writes stay throttled (4 a second, plus step ends and logs)
-
-
-@pytest.fixture
-async def sqlite_services(tmp_path: Path) -> AsyncIterator[Services]:
-    """Services on SQLite (the PostgreSQL backup needs pg_dump, not always installed)."""
-    built = build_services(make_settings(tmp_path, f'sqlite:///{tmp_path / "jobs.db"}'))
-    built.start()
-    try:
-        yield built
-    finally:
-        await built.stop()
 
 
 async def test_cancelling_a_backup_while_it_compresses_stores_nothing_half_made(
