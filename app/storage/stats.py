@@ -75,7 +75,9 @@ def job_stats(engine: sa.Engine, *, viewer: User, window: str, now: datetime | N
     )
     with engine.connect() as connection:
         starts: dict[Any, datetime] = {}
-        for when, category, name, status, n in connection.execute(stat_query):
+        # PostgreSQL sums integers as numeric (Decimal): int() before they reach JSON.
+        for when, category, name, status, total in connection.execute(stat_query):
+            n = int(total or 0)
             if not n or status not in counts:
                 continue
             if when not in starts:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -59,6 +60,7 @@ def test_counts_series_and_jobs_match_the_job_rows_per_viewer_and_window(engine:
     for window in ('24h', '7d', '30d'):
         for viewer, owner in ((ann, ann), (bob, bob), (admin, None)):
             result = stats.job_stats(engine, viewer=viewer, window=window, now=NOW)
+            assert json.loads(json.dumps(result)) == result  # what GET /api/stats sends (PostgreSQL sums are numeric)
             start = datetime.fromisoformat(result['series'][0]['start'])
             assert result['counts'] == counted(engine, owner, start), (window, viewer.username)
             assert sum(sum(b[s] for s in result['counts']) for b in result['series']) == sum(result['counts'].values())
