@@ -32,6 +32,8 @@ RESULT_HEADER = ('line', 'email', 'action', 'contact_id')
 # The share of each step in the job's one progress scale (about the time each takes).
 STEPS = {'Read file': 8, 'Validate rows': 37, 'Write contacts': 53, 'Write reports': 2}
 log = logging.getLogger('app.jobs')
+REFUSED = 'refused'  # job parameter: why the uploaded file was refused before it was stored
+NOT_CSV = 'The file is not a CSV file: choose a file whose name ends in .csv'
 
 
 class Stopped(Exception):
@@ -78,6 +80,9 @@ class Work:
 
 async def run_contacts_import(ctx: JobContext) -> None:
     """Import the job's one input CSV: read, validate, upsert by e-mail, then write the reports."""
+    if refused := ctx.params.get(REFUSED):  # the upload was not stored (see ``refused_params``)
+        await _refuse(ctx, report_stem(str(ctx.params.get('filename') or '')), str(refused))
+        return
     inputs = await ctx.input_files()
     if len(inputs) != 1:
         raise RuntimeError('A contacts import needs exactly one input file')
@@ -87,6 +92,21 @@ async def run_contacts_import(ctx: JobContext) -> None:
         await _import(ctx, work, ctx.path_of(inputs[0]), stem)
     finally:
         await ctx.run_blocking(work.discard)
+
+
+def refused_params(filename: str, reason: str) -> dict[str, str]:
+    """The parameters of an import whose file was refused before it was stored (over the size limit, not .csv):
+    the job still runs, and ends Failed with a line-0 error report saying why, like any unreadable file."""
+    return {REFUSED: reason, 'filename': filename}
+
+
+async def _refuse(ctx: JobContext, stem: str, reason: str) -> None:
+    try:
+        async with ctx.subtask('Read file'):
+            raise FileProblem(reason)
+    except FileProblem:  # the subtask is marked Failed with it
+        ctx.log(reason, 'error')
+        await _report_file_problem(ctx, stem, reason)
 
 
 async def _import(ctx: JobContext, work: Work, source: Path, stem: str) -> None:

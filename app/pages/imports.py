@@ -7,6 +7,7 @@ from typing import Any
 
 from nicegui import events, ui
 
+from app.jobs.imports import NOT_CSV, refused_params
 from app.pages.auth import CurrentUser
 from app.pages.components import CsvUpload
 from app.pages.display import IMPORTS_PATH
@@ -95,12 +96,12 @@ class ImportView:
             return
         if not filename.lower().endswith('.csv'):  # the browser checks too; a direct POST skips that
             self.upload.reset()
-            self.show_problem(f'{filename} was not imported: choose a .csv file.')
+            await self.refuse(user, filename, NOT_CSV)
             return
         try:
             stored = await self.services.files.save_stream(event.file.iterate(), limit=settings.max_upload_bytes)
         except FileTooLarge as error:
-            self.show_problem(f'{filename} was not imported: {error}.')
+            await self.refuse(user, filename, str(error))
             return
         finally:
             self.upload.reset()  # ready for the next file
@@ -112,30 +113,52 @@ class ImportView:
             input_files=[NewFile(role=FileRole.INPUT, filename=filename, stored=stored)],
         )
         self.problem.set_visibility(False)
+        await self.show_job(job_id)
+
+    async def refuse(self, user: User | None, filename: str, reason: str) -> None:
+        """A file that cannot be imported at all (over the size limit, not .csv) is not stored, but it still becomes
+        an import job that ends Failed with a line-0 error report saying why (the contract), and the page says so."""
+        self.show_problem(f'{filename} was not imported: {reason}.')
+        if user is None or user.id is None:
+            return
+        job_id = await self.services.jobs.launch(
+            'contacts_import',
+            description=f'Import of {filename}',
+            run_by_id=user.id,
+            run_at=IMPORTS_PATH,
+            params=refused_params(filename, reason),
+        )
+        await self.show_job(job_id)
+
+    async def show_job(self, job_id: int) -> None:
         for row in await self.services.threads.run(job_rows, self.services.engine, job_ids=[job_id]):
             self.recent.show(row)
 
-    def explain_rejection(self, event: events.GenericEventArguments) -> None:
+    async def explain_rejection(self, event: events.GenericEventArguments) -> None:
         """The browser refused a file before uploading it (too large, or not a .csv file)."""
         entries = event.args if isinstance(event.args, list) and event.args else [{}]
         entry = entries[0] if isinstance(entries[0], dict) else {}
         filename = display_name(entry.get('name'))
-        if entry.get('reason') == 'max-file-size':
-            limit = self.services.settings.max_upload_mb
-            self.show_problem(f'{filename} was not imported: The file is larger than the limit of {limit} MB.')
-        else:
-            self.show_problem(f'{filename} was not imported: choose a .csv file.')
+        reason = self.too_large() if entry.get('reason') == 'max-file-size' else NOT_CSV
+        await self.refuse(await self.page_user(), filename, reason)
 
-    def explain_failure(self, event: events.GenericEventArguments) -> None:
+    async def explain_failure(self, event: events.GenericEventArguments) -> None:
         """The server refused the upload while it streamed in (over the limit), or the connection broke."""
         details = event.args if isinstance(event.args, dict) else {}
         filename = display_name(details.get('name'))
+        self.upload.reset()
         if details.get('status') == 413:
-            limit = self.services.settings.max_upload_mb
-            self.show_problem(f'{filename} was not imported: The file is larger than the limit of {limit} MB.')
+            await self.refuse(await self.page_user(), filename, self.too_large())
         else:
             self.show_problem(f'{filename} was not imported: the upload did not complete. Please try again.')
-        self.upload.reset()
+
+    def too_large(self) -> str:
+        return f'The file is larger than the limit of {self.services.settings.max_upload_mb} MB'
+
+    async def page_user(self) -> User | None:
+        """Who the page's session belongs to now (None once it ended)."""
+        guard = SessionGuard.of(self.upload.client)
+        return await guard.check() if guard is not None else None
 
     def show_problem(self, message: str) -> None:
         self.problem.text = message

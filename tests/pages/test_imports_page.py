@@ -84,24 +84,54 @@ async def test_failed_import_shows_its_reason(user: User, services: Services) ->
     await user.should_see('1 of 1 rows rejected')
 
 
-async def test_file_over_the_limit_starts_nothing(user: User, services: Services) -> None:
+async def refused_job(user: User, services: Services, job_id: int | None, reason: str) -> None:
+    """A refused file is an import job that ended Failed with a line-0 report and stored no input (the contract)."""
+    assert job_id is not None
+    job = detail(services, job_id)
+    stem = job['description'].removeprefix('Import of ').rsplit('.', 1)[0]
+    assert (job['job'], job['status'], job['error']) == ('Contacts Import', 'failed', reason)
+    assert [(s['name'], s['status'], s['message']) for s in job['subtasks']] == [
+        ('Read file', 'failed', reason),
+        ('Write reports', 'completed', f'{stem}-errors.csv'),
+    ]
+    [report] = job['files']
+    assert (report['role'], report['filename']) == ('error_report', f'{stem}-errors.csv')
+    response = await user.http_client.get(report['url'])
+    assert response.text.splitlines() == ['line,column,value,error', f'0,,,{reason}']
+
+
+async def test_file_over_the_limit_is_not_stored_and_becomes_a_failed_job(user: User, services: Services) -> None:
     services.settings.max_upload_mb = 1
     await log_in(user)
     await user.open('/imports')
     await upload(user, b'name,email\n' + b'x' * (1024 * 1024))
     await user.should_see('people.csv was not imported: The file is larger than the limit of 1 MB.', retries=20)
-    await user.should_not_see('View job')
-    assert job_ids(services) == []
-    assert services.files.iter_stored() == []
+    await user.should_see('View job', retries=20)
+    await services.jobs.wait_idle()
+    [job_id] = job_ids(services)
+    await refused_job(user, services, job_id, 'The file is larger than the limit of 1 MB')
+    assert len(services.files.iter_stored()) == 1  # the error report; nothing of the upload
 
 
-async def test_file_refused_by_the_browser_is_explained(user: User) -> None:
+async def test_file_refused_by_the_browser_is_explained_and_becomes_a_failed_job(
+    user: User, services: Services
+) -> None:
     await log_in(user)
     await user.open('/imports')
     user.find(ui.upload).trigger('rejected', [{'reason': 'max-file-size', 'name': 'huge.csv'}])
     await user.should_see('huge.csv was not imported: The file is larger than the limit of 100 MB.')
     user.find(ui.upload).trigger('rejected', [{'reason': 'accept', 'name': 'notes.txt'}])
-    await user.should_see('notes.txt was not imported: choose a .csv file.')
+    await user.should_see('notes.txt was not imported: The file is not a CSV file: choose a file whose name ends')
+    await user.should_see('View job', retries=20)
+    for _ in range(100):
+        if len(job_ids(services)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    await services.jobs.wait_idle()
+    huge, notes = sorted(job_ids(services), key=lambda job_id: job_id or 0)
+    await refused_job(user, services, huge, 'The file is larger than the limit of 100 MB')
+    await refused_job(user, services, notes, 'The file is not a CSV file: choose a file whose name ends in .csv')
+    await user.should_see('Failed', retries=20)
 
 
 async def test_anonymous_visitor_is_sent_to_login(user: User) -> None:
