@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import marshal
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +27,8 @@ _LABEL = r'[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?'  # letters and digits, inner hyp
 EMAIL = re.compile(rf'{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[^\W\d_]{{2,}}|xn--[\w-]+)')
 
 Progress = Callable[[int, int], None]
+ValidRow = tuple[int, str, str, str | None, str | None]  # line, name, e-mail (lower-case), phone, company
+VALID_BATCH = 5000  # valid rows per record of the valid-rows file
 
 MAX_REPORT_VALUE = 1000  # characters of a value copied into the error report; longer ones are cut, with a mark
 CUT_MARK = '…[cut]'
@@ -88,7 +91,8 @@ def inspect_file(path: Path, *, limit: int, progress: Progress | None = None) ->
 
 
 def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, progress: Progress) -> Summary:
-    """Check every record: valid ones go to ``valid`` (line, name, email, phone, company), problems to ``errors``.
+    """Check every record: valid ones go to ``valid`` in batches (read them with ``valid_batches``), problems to
+    ``errors``.
 
     Streams, so memory stays flat however long the file is; only the e-mails seen so far are kept.
     """
@@ -96,9 +100,9 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
     seen: dict[str, int] = {}  # e-mail -> line that claimed it
     total, last, positions = layout.lines, 0, layout.positions
     report = CsvReport(errors, ERROR_HEADER)
+    batch: list[ValidRow] = []
     try:
-        with open_text(path) as file, valid.open('w', newline='', encoding='utf-8') as valid_file:
-            writer = csv.writer(valid_file)
+        with open_text(path) as file, valid.open('wb') as valid_file:
             rows = records(file)
             next(rows, None)  # the header, mapped by inspect_file
             for line, cells in rows:
@@ -111,11 +115,16 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
                     report.write((line, p.column, clip(p.value), p.error) for p in problems)
                 else:
                     name, email, phone, company = values
-                    writer.writerow([line, name, email.lower(), phone, company])
+                    batch.append((line, name, email.lower(), phone or None, company or None))
+                    if len(batch) == VALID_BATCH:
+                        marshal.dump(batch, valid_file)
+                        batch = []
                 if summary.records % PROGRESS_EVERY == 0:
                     total = max(total, line)
                     progress(line, total)
                 last = line
+            if batch:
+                marshal.dump(batch, valid_file)
     finally:
         report.close()
     if summary.records == 0:
@@ -123,6 +132,16 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
     total = max(total, last)
     progress(total, total)
     return summary
+
+
+def valid_batches(path: Path) -> Iterator[list[ValidRow]]:
+    """The valid rows ``validate_rows`` wrote, batch by batch (marshal: a temp file of our own, read back in C)."""
+    with path.open('rb') as file:
+        while True:
+            try:
+                yield marshal.load(file)
+            except EOFError:
+                return
 
 
 def clip(value: str) -> str:

@@ -23,12 +23,15 @@ class ContactData(NamedTuple):
     company: str | None = None
 
 
+ContactRow = tuple[str, str, str | None, str | None]  # name, e-mail, phone, company: what ContactData holds
+
+
 class Upserted(NamedTuple):
     contact_id: int
     created: bool
 
 
-def upsert_contacts(engine: sa.Engine, *, contacts: Sequence[ContactData]) -> list[Upserted]:
+def upsert_contacts(engine: sa.Engine, *, contacts: Sequence[ContactRow]) -> list[Upserted]:
     """Create or update contacts by e-mail in one transaction; returns one outcome per contact, in order.
 
     The e-mails must be unique within ``contacts``. INSERT .. ON CONFLICT keeps concurrent imports of the same
@@ -44,7 +47,7 @@ def upsert_contacts(engine: sa.Engine, *, contacts: Sequence[ContactData]) -> li
             outcomes = _upsert_sqlite(connection, contacts)
         else:
             raise NotImplementedError(f'Upserting contacts is not supported on {dialect}')
-    return [outcomes[contact.email] for contact in contacts]
+    return [Upserted(*outcomes[email]) for _name, email, _phone, _company in contacts]
 
 
 # Each batch is one statement with its rows in a few parameters (arrays on PostgreSQL, one JSON text on SQLite):
@@ -75,27 +78,27 @@ _SQLITE_UPSERT = f"""
 _SQLITE_TIME = sa.DateTime().bind_processor(sqlite.dialect()) or str
 
 
-def _upsert_postgresql(connection: sa.Connection, contacts: Sequence[ContactData]) -> dict[str, Upserted]:
+def _upsert_postgresql(connection: sa.Connection, contacts: Sequence[ContactRow]) -> dict[str, tuple[int, bool]]:
     rows = connection.execute(
         _POSTGRESQL_UPSERT,
         {
             'now': utcnow(),
-            'names': [c.name for c in contacts],
-            'emails': [c.email for c in contacts],
-            'phones': [c.phone for c in contacts],
-            'companies': [c.company for c in contacts],
+            'names': [c[0] for c in contacts],
+            'emails': [c[1] for c in contacts],
+            'phones': [c[2] for c in contacts],
+            'companies': [c[3] for c in contacts],
         },
     )
-    return {email: Upserted(contact_id, created) for email, contact_id, created in rows}
+    return {email: (contact_id, created) for email, contact_id, created in rows}
 
 
-def _upsert_sqlite(connection: sa.Connection, contacts: Sequence[ContactData]) -> dict[str, Upserted]:
+def _upsert_sqlite(connection: sa.Connection, contacts: Sequence[ContactRow]) -> dict[str, tuple[int, bool]]:
     # Straight to the driver: SQLAlchemy's per-row result handling cost more than the upsert itself.
     now = _SQLITE_TIME(UTCDateTime().process_bind_param(utcnow(), connection.dialect))
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(_SQLITE_UPSERT, {'now': now, 'rows': json.dumps(contacts)})
-        return {email: Upserted(contact_id, bool(created)) for email, contact_id, created in cursor.fetchall()}
+        return {email: (contact_id, bool(created)) for email, contact_id, created in cursor.fetchall()}
     finally:
         cursor.close()
 

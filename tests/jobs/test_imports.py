@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.jobs import imports
+from app.jobs import contacts_csv, imports
 from app.services import Services
 from app.storage import jobs as queries
 from app.storage.contacts import count_contacts, upsert_contacts
@@ -266,7 +266,7 @@ async def test_database_failure_keeps_written_batches_and_still_reports(
             raise RuntimeError('database is locked')
         return upsert_contacts(engine, contacts=contacts)
 
-    monkeypatch.setattr(imports, 'BATCH_SIZE', 2)
+    monkeypatch.setattr(contacts_csv, 'VALID_BATCH', 2)
     monkeypatch.setattr(imports, 'upsert_contacts', flaky_upsert)
     run = await run_import(sqlite_services, b'name,email\nA,a@x.org\nB,b@x.org\nC,c@x.org\n')
     assert run.detail['error'] == 'Writing contacts failed: database is locked'

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from app.jobs import contacts_csv, imports, integrity
+from app.jobs import contacts_csv, integrity
 from app.jobs.context import JobContext
 from app.jobs.events import Change, JobChanged
 from app.services import Services
@@ -73,7 +73,7 @@ def subtasks(run_detail: dict[str, Any]) -> list[tuple[str, str, str]]:
 async def test_cancelling_an_import_in_each_phase_keeps_what_it_got_through(
     services: Services, cancel_at: dict[str, Any], monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    monkeypatch.setattr(imports, 'BATCH_SIZE', 50)
+    monkeypatch.setattr(contacts_csv, 'VALID_BATCH', 50)
     monkeypatch.setattr(contacts_csv, 'PROGRESS_EVERY', 20)
     cancel_at['step'], cancel_at['after'] = step, 3 if step != 'Read file' else 1
     run = await run_import(services, contacts_csv_bytes(300), 'people.csv')
@@ -170,7 +170,7 @@ async def test_rerun_of_an_import_gives_the_same_error_report(services: Services
 async def test_progress_only_goes_forward_over_a_whole_200k_row_import(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, 'BATCH_SIZE', 5000)  # 40 batches in the write step
+    monkeypatch.setattr(contacts_csv, 'VALID_BATCH', 5000)  # 40 batches in the write step
     seen: list[tuple[float, float]] = []  # (time, percent) of every published row of the job
     etas: list[float] = []
     steps: set[str | None] = set()
