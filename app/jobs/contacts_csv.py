@@ -117,14 +117,14 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
                     name, email, phone, company = values
                     batch.append((line, name, email.lower(), phone or None, company or None))
                     if len(batch) == VALID_BATCH:
-                        marshal.dump(batch, valid_file)
+                        _write_batch(valid_file, batch)
                         batch = []
                 if summary.records % PROGRESS_EVERY == 0:
                     total = max(total, line)
                     progress(line, total)
                 last = line
             if batch:
-                marshal.dump(batch, valid_file)
+                _write_batch(valid_file, batch)
     finally:
         report.close()
     if summary.records == 0:
@@ -137,11 +137,15 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
 def valid_batches(path: Path) -> Iterator[list[ValidRow]]:
     """The valid rows ``validate_rows`` wrote, batch by batch (marshal: a temp file of our own, read back in C)."""
     with path.open('rb') as file:
-        while True:
-            try:
-                yield marshal.load(file)
-            except EOFError:
-                return
+        while size := int.from_bytes(file.read(8), 'little'):
+            yield marshal.loads(file.read(size))
+
+
+def _write_batch(file: IO[bytes], batch: list[ValidRow]) -> None:
+    """One length-prefixed marshal record (``marshal.load`` on a file reads it piece by piece: slow)."""
+    data = marshal.dumps(batch)
+    file.write(len(data).to_bytes(8, 'little'))
+    file.write(data)
 
 
 def clip(value: str) -> str:
