@@ -11,6 +11,7 @@ from nicegui import Client, ui
 from nicegui.testing import User
 
 from app.jobs.events import DetailChanged, JobChanged
+from app.jobs.imports import NOT_CSV
 from app.pages.imports import EXAMPLE_CSV
 from app.pages.live import LiveUpdates
 from app.pages.session_guard import SessionGuard
@@ -98,18 +99,21 @@ async def test_the_upload_route_needs_the_session_that_built_the_page(
         assert refused.status_code == 403, other
     assert job_ids(services) == []
     evil = await ann.http_client.post(url, files={'file': ('evil.html', b'<script>', 'text/html')})
-    assert evil.status_code == 200  # accepted by the route, but nothing is stored or started
-    await asyncio.sleep(0.3)
-    assert job_ids(services) == []
+    assert evil.status_code == 200  # accepted by the route, but not stored: a Failed import says why
+    await until(lambda: len(job_ids(services)) == 1)
+    await services.jobs.wait_idle()
+    [refused] = job_ids(services)
+    assert (await ann.http_client.get(f'/api/jobs/{refused}')).json()['error'] == NOT_CSV
+    assert not any(path.read_bytes() == b'<script>' for path in services.files.root.rglob('*') if path.is_file())
     accepted = await ann.http_client.post(url, files=files)
     assert accepted.status_code == 200
-    await until(lambda: len(job_ids(services)) == 1)
+    await until(lambda: len(job_ids(services)) == 2)
     users.end_session(services.engine, guard_of(ann).key)
     services.account_changed(owner_ids(services)['ann'])
     await until(lambda: guard_of_client(url).ended if guard_of_client(url) else True)
     assert (await ann.http_client.post(url, files=files)).status_code == 403
     await services.jobs.wait_idle()
-    assert len(job_ids(services)) == 1
+    assert len(job_ids(services)) == 2
 
 
 def guard_of_client(url: str) -> SessionGuard | None:
