@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from app.jobs.reports import CsvReport
+from app.storage.contacts import ContactRow
 
 COLUMNS = ('name', 'email', 'phone', 'company')
 REQUIRED = ('name', 'email')
@@ -27,7 +28,7 @@ _LABEL = r'[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?'  # letters and digits, inner hyp
 EMAIL = re.compile(rf'{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[^\W\d_]{{2,}}|xn--[\w-]+)')
 
 Progress = Callable[[int, int], None]
-ValidRow = tuple[int, str, str, str | None, str | None]  # line, name, e-mail (lower-case), phone, company
+ValidBatch = tuple[list[int], list[ContactRow]]  # the lines of the valid records, and their contacts
 VALID_BATCH = 5000  # valid rows per record of the valid-rows file
 
 MAX_REPORT_VALUE = 1000  # characters of a value copied into the error report; longer ones are cut, with a mark
@@ -100,7 +101,8 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
     seen: dict[str, int] = {}  # e-mail -> line that claimed it
     total, last, positions = layout.lines, 0, layout.positions
     report = CsvReport(errors, ERROR_HEADER)
-    batch: list[ValidRow] = []
+    lines: list[int] = []
+    contacts: list[ContactRow] = []
     try:
         with open_text(path) as file, valid.open('wb') as valid_file:
             rows = records(file)
@@ -115,16 +117,17 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
                     report.write((line, p.column, clip(p.value), p.error) for p in problems)
                 else:
                     name, email, phone, company = values
-                    batch.append((line, name, email.lower(), phone or None, company or None))
-                    if len(batch) == VALID_BATCH:
-                        _write_batch(valid_file, batch)
-                        batch = []
+                    lines.append(line)
+                    contacts.append((name, email.lower(), phone or None, company or None))
+                    if len(lines) == VALID_BATCH:
+                        _write_batch(valid_file, (lines, contacts))
+                        lines, contacts = [], []
                 if summary.records % PROGRESS_EVERY == 0:
                     total = max(total, line)
                     progress(line, total)
                 last = line
-            if batch:
-                _write_batch(valid_file, batch)
+            if lines:
+                _write_batch(valid_file, (lines, contacts))
     finally:
         report.close()
     if summary.records == 0:
@@ -134,14 +137,14 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
     return summary
 
 
-def valid_batches(path: Path) -> Iterator[list[ValidRow]]:
+def valid_batches(path: Path) -> Iterator[ValidBatch]:
     """The valid rows ``validate_rows`` wrote, batch by batch (marshal: a temp file of our own, read back in C)."""
     with path.open('rb') as file:
         while size := int.from_bytes(file.read(8), 'little'):
             yield marshal.loads(file.read(size))
 
 
-def _write_batch(file: IO[bytes], batch: list[ValidRow]) -> None:
+def _write_batch(file: IO[bytes], batch: ValidBatch) -> None:
     """One length-prefixed marshal record (``marshal.load`` on a file reads it piece by piece: slow)."""
     data = marshal.dumps(batch)
     file.write(len(data).to_bytes(8, 'little'))

@@ -20,7 +20,7 @@ from app.jobs import contacts_csv
 from app.jobs.contacts_csv import ERROR_HEADER, FileProblem, Summary
 from app.jobs.context import Cancelled, JobContext, describe_error
 from app.jobs.registry import JobType
-from app.jobs.reports import CsvReport, quantity, safe_cell
+from app.jobs.reports import FORMULA_STARTS, CsvReport, quantity, safe_cell
 from app.storage.contacts import upsert_contacts
 from app.storage.models import Category
 
@@ -223,19 +223,21 @@ def write_contacts(
     progress(0, total)
     report = CsvReport(result, RESULT_HEADER)
     try:
-        for batch in contacts_csv.valid_batches(valid):
-            outcomes = upsert_contacts(engine, contacts=[row[1:] for row in batch])
+        for lines, contacts in contacts_csv.valid_batches(valid):
+            outcomes = upsert_contacts(engine, contacts=contacts)
             report.write_checked(
                 [
-                    (line, safe_cell(email), 'created' if outcome.created else 'updated', outcome.contact_id)
-                    for (line, _name, email, _phone, _company), outcome in zip(batch, outcomes, strict=True)
+                    (line, email if email[0] not in FORMULA_STARTS else safe_cell(email),
+                     'created' if new else 'updated', contact_id)
+                    for line, (_name, email, _phone, _company), (contact_id, new)
+                    in zip(lines, contacts, outcomes, strict=True)
                 ]
-            )
-            batch_created = sum(outcome.created for outcome in outcomes)
+            )  # fmt: skip
+            batch_created = sum(new for _id, new in outcomes)
             created += batch_created
-            done += len(batch)
-            log(f'Wrote rows {done - len(batch) + 1:,}-{done:,} of {total:,}: {batch_created:,} created, '
-                f'{len(batch) - batch_created:,} updated')  # fmt: skip
+            done += len(lines)
+            log(f'Wrote rows {done - len(lines) + 1:,}-{done:,} of {total:,}: {batch_created:,} created, '
+                f'{len(lines) - batch_created:,} updated')  # fmt: skip
             progress(done, total)
     finally:
         report.close()

@@ -26,13 +26,11 @@ class ContactData(NamedTuple):
 ContactRow = tuple[str, str, str | None, str | None]  # name, e-mail, phone, company: what ContactData holds
 
 
-class Upserted(NamedTuple):
-    contact_id: int
-    created: bool
+Upserted = tuple[int, bool]  # (contact_id, created): plain tuples, an import makes a million of them
 
 
 def upsert_contacts(engine: sa.Engine, *, contacts: Sequence[ContactRow]) -> list[Upserted]:
-    """Create or update contacts by e-mail in one transaction; returns one outcome per contact, in order.
+    """Create or update contacts by e-mail in one transaction; returns (contact_id, created) per contact, in order.
 
     The e-mails must be unique within ``contacts``. INSERT .. ON CONFLICT keeps concurrent imports of the same
     addresses from failing on the unique index.
@@ -47,7 +45,7 @@ def upsert_contacts(engine: sa.Engine, *, contacts: Sequence[ContactRow]) -> lis
             outcomes = _upsert_sqlite(connection, contacts)
         else:
             raise NotImplementedError(f'Upserting contacts is not supported on {dialect}')
-    return [Upserted(*outcomes[email]) for _name, email, _phone, _company in contacts]
+    return [outcomes[contact[1]] for contact in contacts]
 
 
 # Each batch is one statement with its rows in a few parameters (arrays on PostgreSQL, one JSON text on SQLite):
@@ -78,7 +76,7 @@ _SQLITE_UPSERT = f"""
 _SQLITE_TIME = sa.DateTime().bind_processor(sqlite.dialect()) or str
 
 
-def _upsert_postgresql(connection: sa.Connection, contacts: Sequence[ContactRow]) -> dict[str, tuple[int, bool]]:
+def _upsert_postgresql(connection: sa.Connection, contacts: Sequence[ContactRow]) -> dict[str, Upserted]:
     rows = connection.execute(
         _POSTGRESQL_UPSERT,
         {
@@ -92,7 +90,7 @@ def _upsert_postgresql(connection: sa.Connection, contacts: Sequence[ContactRow]
     return {email: (contact_id, created) for email, contact_id, created in rows}
 
 
-def _upsert_sqlite(connection: sa.Connection, contacts: Sequence[ContactRow]) -> dict[str, tuple[int, bool]]:
+def _upsert_sqlite(connection: sa.Connection, contacts: Sequence[ContactRow]) -> dict[str, Upserted]:
     # Straight to the driver: SQLAlchemy's per-row result handling cost more than the upsert itself.
     now = _SQLITE_TIME(UTCDateTime().process_bind_param(utcnow(), connection.dialect))
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]

@@ -120,9 +120,9 @@ def test_validation_streams_rows_and_reports_progress(tmp_path: Path, monkeypatc
     )
     assert (summary.records, summary.rejected, summary.problems, summary.valid) == (26, 1, 2, 25)
     assert calls == [(11, 28), (21, 28), (28, 28)]
-    batches = list(contacts_csv.valid_batches(valid))
-    assert [len(batch) for batch in batches] == [25]
-    assert batches[0][:2] == [(2, 'P0', 'p0@x.org', None, None), (3, 'P1', 'p1@x.org', None, None)]
+    [(lines, contacts)] = list(contacts_csv.valid_batches(valid))
+    assert lines == list(range(2, 27))
+    assert contacts[:2] == [('P0', 'p0@x.org', None, None), ('P1', 'p1@x.org', None, None)]
     assert errors.read_text().splitlines() == [
         'line,column,value,error',
         '28,name,,Name is required',

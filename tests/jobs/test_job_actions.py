@@ -191,7 +191,7 @@ async def test_progress_only_goes_forward_over_a_whole_200k_row_import(
     percents = [percent for _, percent in seen]
     assert percents == sorted(percents), 'the percent went back'
     assert percents[-1] == 100.0 and run.detail['progress'] == {'percent': 100.0, 'eta_seconds': None}
-    assert len(set(percents)) >= 8 and percents[0] < 20  # it moved through the steps, not in one jump
+    assert len(set(percents)) >= 5 and percents[0] < 20  # it moved through the steps, not in one jump
     assert etas and all(eta >= 0 for eta in etas)  # an ETA from the observed rate while it ran
     assert {'Validate rows', 'Write contacts'} <= steps  # which step it is in, for people
     assert run.detail['progress_step'] is None  # once ended

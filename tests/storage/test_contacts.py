@@ -15,9 +15,9 @@ def test_new_contacts_are_created_in_order(engine: sa.Engine) -> None:
         engine,
         contacts=[ContactData('Ada', 'ada@x.org', '+44 1234567', 'Engines'), ContactData('Bob', 'bob@x.org')],
     )
-    assert [outcome.created for outcome in outcomes] == [True, True]
+    assert [created for _id, created in outcomes] == [True, True]
     ada = find_contact(engine, email='ada@x.org')
-    assert ada is not None and ada.id == outcomes[0].contact_id
+    assert ada is not None and ada.id == outcomes[0][0]
     assert (ada.name, ada.phone, ada.company) == ('Ada', '+44 1234567', 'Engines')
     assert count_contacts(engine) == 2
 
@@ -28,7 +28,7 @@ def test_existing_email_is_updated_not_duplicated(engine: sa.Engine) -> None:
     outcomes = upsert_contacts(
         engine, contacts=[ContactData('Carol', 'carol@x.org'), ContactData('Ada L.', 'ada@x.org', None, 'New Co')]
     )
-    assert [(o.created, o.contact_id == first.contact_id) for o in outcomes] == [(True, False), (False, True)]
+    assert [(created, contact_id == first[0]) for contact_id, created in outcomes] == [(True, False), (False, True)]
     after = find_contact(engine, email='ada@x.org')
     assert before is not None and after is not None
     assert (after.name, after.phone, after.company) == ('Ada L.', None, 'New Co')
@@ -38,10 +38,10 @@ def test_existing_email_is_updated_not_duplicated(engine: sa.Engine) -> None:
 
 def test_large_batch_in_one_call(engine: sa.Engine) -> None:
     contacts = [ContactData(f'Person {n}', f'p{n}@x.org') for n in range(5000)]
-    assert all(outcome.created for outcome in upsert_contacts(engine, contacts=contacts))
+    assert all(created for _id, created in upsert_contacts(engine, contacts=contacts))
     again = upsert_contacts(engine, contacts=contacts)
-    assert not any(outcome.created for outcome in again)
-    assert len({outcome.contact_id for outcome in again}) == 5000
+    assert not any(created for _id, created in again)
+    assert len({contact_id for contact_id, _created in again}) == 5000
     assert count_contacts(engine) == 5000
 
 
@@ -72,5 +72,5 @@ def test_concurrent_upserts_of_the_same_emails_both_succeed(engine: sa.Engine) -
     contacts = [ContactData(f'Person {n}', f'p{n}@x.org') for n in range(2000)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda _: upsert_contacts(engine, contacts=contacts), range(2)))
-    assert [o.contact_id for o in results[0]] == [o.contact_id for o in results[1]]
+    assert [contact_id for contact_id, _ in results[0]] == [contact_id for contact_id, _ in results[1]]
     assert count_contacts(engine) == 2000
