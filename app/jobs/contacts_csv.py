@@ -25,7 +25,8 @@ PROGRESS_EVERY = 1000  # records between progress reports
 PHONE = re.compile(r'[0-9 +\-()]{7,20}')
 _ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
 _LABEL = r'[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?'  # letters and digits, inner hyphens
-EMAIL = re.compile(rf'{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[^\W\d_]{{2,}}|xn--[\w-]+)')
+# The lookahead: at most 64 characters before the @ (the local part holds no @ of its own).
+EMAIL = re.compile(rf'(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[^\W\d_]{{2,}}|xn--[\w-]+)')
 
 Progress = Callable[[int, int], None]
 ValidBatch = tuple[list[int], list[ContactRow]]  # the lines of the valid records, and their contacts
@@ -186,8 +187,7 @@ def check_record(values: Sequence[str], line: int, seen: dict[str, int]) -> list
 
 def is_email(address: str) -> bool:
     """A pragmatic address check: dot-atom local part (at most 64 characters), a domain with a real TLD."""
-    local = address.rpartition('@')[0]
-    return len(address) <= 254 and len(local) <= 64 and EMAIL.fullmatch(address) is not None
+    return len(address) <= 254 and EMAIL.fullmatch(address) is not None
 
 
 def map_header(cells: list[str]) -> dict[str, int]:

@@ -25,7 +25,15 @@ def problems(**values: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(
-    'address', ['ada@example.org', 'a.b+tag@sub.example.co.uk', "o'hara@x.io", 'josé@exämple.de', 'x@xn--p1ai.xn--p1ai']
+    'address',
+    [
+        'ada@example.org',
+        'a.b+tag@sub.example.co.uk',
+        "o'hara@x.io",
+        'josé@exämple.de',
+        'x@xn--p1ai.xn--p1ai',
+        'x' * 64 + '@x.org',
+    ],
 )
 def test_valid_email_addresses(address: str) -> None:
     assert is_email(address)
