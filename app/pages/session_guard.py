@@ -31,11 +31,14 @@ class SessionGuard:
         self.ended = False
         self._services = services
         self._admin_page = admin_page
-        self._client = context.client
-        self._path = self._client.request.url.path if self._client.request is not None else '/'
+        client = context.client
+        # Weakly: _guards holds the guard as long as its client lives, so a strong reference back to the client
+        # would keep both (and the whole page) in memory forever.
+        self._client = weakref.ref(client)
+        self._path = client.request.url.path if client.request is not None else '/'
         self._idle = asyncio.Event()
         self._idle.set()
-        _guards[self._client] = self
+        _guards[client] = self
         services.feed.subscribe(self._receive)  # unsubscribed by NiceGUI when the page's client goes away
 
     @staticmethod
@@ -65,8 +68,9 @@ class SessionGuard:
             return None
         demoted = self.user.is_admin and not fresh.is_admin
         self.user = fresh
-        if demoted and self._admin_page and not self._client.is_deleted:
-            with self._client:
+        client = self._client()
+        if demoted and self._admin_page and client is not None and not client.is_deleted:
+            with client:
                 ui.navigate.to(JOBS_PATH)  # this page is for admins only
         return fresh
 
@@ -76,17 +80,18 @@ class SessionGuard:
         self.ended = True
         self._idle.set()
         self._services.feed.unsubscribe(self._receive)
-        if navigate and not self._client.is_deleted and not self._replaced():
-            with self._client:
+        client = self._client()
+        if navigate and client is not None and not client.is_deleted and not _replaced(client):
+            with client:
                 ui.navigate.to(login_path(self._path))
 
-    def _replaced(self) -> bool:
-        tab, created = self._client.tab_id, self._client.created
-        return tab is not None and any(
-            other.tab_id == tab and other.created > created
-            for other in Client.instances.values()
-            if other is not self._client
-        )
+
+def _replaced(client: Client) -> bool:
+    """Whether a newer page took the client's place in its browser tab."""
+    tab, created = client.tab_id, client.created
+    return tab is not None and any(
+        other.tab_id == tab and other.created > created for other in Client.instances.values() if other is not client
+    )
 
 
 async def check_upload(services: Services, client_id: str, key: str) -> bool:

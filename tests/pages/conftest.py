@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
+import fastapi.dependencies.models
 import httpx
 import pytest
 from nicegui import app, core
 from nicegui.testing import User
 from nicegui.testing.user_simulation import user_simulation
 
+from app.pages.auth import COMPLETE_LOGIN_PATH
 from app.services import Services
 from app.storage import jobs as queries
 from app.storage.users import create_user, list_users
@@ -36,8 +39,21 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 async def user(app_env: Path) -> AsyncIterator[User]:
+    lifespan = app.router.lifespan_context
     async with user_simulation(main_file=MAIN) as simulated:
         yield simulated
+    forget_the_app(lifespan)
+
+
+def forget_the_app(lifespan: Any) -> None:
+    """Let the test's app go: NiceGUI's app object outlives it, and FastAPI chains the lifespan of every router
+    included (ours, per test) into the app's and remembers facts about endpoint functions in module-level caches
+    (4,096 entries). Both held every test's routes, closures over its services: every app stayed in memory, and
+    the garbage collector, which NiceGUI's harness runs twice per test, took seconds per test by the suite's end."""
+    app.router.lifespan_context = lifespan
+    for cached in vars(fastapi.dependencies.models).values():
+        if callable(getattr(cached, 'cache_clear', None)):
+            cached.cache_clear()
 
 
 @pytest.fixture
@@ -54,8 +70,13 @@ async def log_in(user: User, username: str = ADMIN[0], password: str = ADMIN[1])
     user.find('Log in').click()
     # The click is handled asynchronously and argon2 takes a moment, seconds on a loaded machine: a short wait
     # that gave up silently made fixtures fail later with a puzzling 401 (issue 13).
+    # Then the page navigates to the ticket URL in a background task: wait until that page stands, or it would
+    # replace (as a newer page of the same tab) whatever page the test opens next.
     deadline = asyncio.get_running_loop().time() + LOGIN_TIMEOUT
-    while (await user.http_client.get('/api/jobs?limit=1')).status_code == 401:
+    while (
+        not user.back_history[-1].startswith(COMPLETE_LOGIN_PATH)
+        or (await user.http_client.get('/api/jobs?limit=1')).status_code == 401
+    ):
         if asyncio.get_running_loop().time() > deadline:
             alerts = [e.props.get('innerHTML') or getattr(e, 'text', '') for e in user.current_layout.descendants()
                       if e.props.get('role') == 'alert' and e.visible]  # fmt: skip

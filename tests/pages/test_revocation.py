@@ -80,7 +80,8 @@ async def test_a_page_whose_session_ended_goes_to_login_and_refuses_uploads(
         users.set_password(services.engine, username='ann', password='changed')
     else:
         users.end_session(services.engine, guard.key)
-    await until(lambda: guard.ended)
+    # (the simulation navigates the User touched last: touch ann while waiting)
+    await until(lambda: ann.client is not None and guard.ended)
     await ann.should_see('Log in', retries=40)
     await upload.handle_uploads([ui.upload.SmallFileUpload('late.csv', 'text/csv', EXAMPLE_CSV)])
     await asyncio.sleep(0.3)
