@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(settings: Settings) -> None:
     settings.prepare_data_dir()
+    # python-socketio's client half imports aiohttp (about 10 MB resident) whenever it is installed, and NiceGUI
+    # requires it; this server is never a socket.io client, so it is kept out (engineio expects it may be missing).
+    sys.modules.setdefault('aiohttp', None)  # type: ignore[arg-type]
     # NiceGUI keeps its session store in ./.nicegui unless told before it is imported; ours is in the data dir.
     os.environ.setdefault('NICEGUI_STORAGE_PATH', str(settings.resolved_data_dir / 'sessions'))
     from nicegui import ui
