@@ -9,7 +9,7 @@ from playwright.sync_api import Browser
 from bench.report import Figure, median
 from bench.server import FIRST_ROW, JOBS_PATH, Server, new_context
 
-TARGET_MS = 1500.0
+TARGET_MS = 1000.0  # issue 17: first rows within a second at 1,000,000 jobs, on an empty cache too
 # Installed before any page script runs; performance.now() counts from the start of the navigation.
 FIRST_ROWS_PROBE = f"""
 new MutationObserver((_records, observer) => {{
