@@ -17,7 +17,7 @@ from app.storage.models import User
 # the browser, with the latest row of each job. Each flush costs the browser a layout and paint pass, so the
 # interval bounds the work of every open tab, while a lone change still shows immediately. No timer runs
 # while nothing changes.
-FLUSH_INTERVAL = 0.1  # seconds
+FLUSH_INTERVAL = 0.05  # seconds
 
 
 class LiveUpdates:
