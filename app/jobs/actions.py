@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Awaitable, Sequence
 from typing import Any, Protocol
 
+from app.jobs.imports import REFUSED
 from app.jobs.registry import Registry
 from app.jobs.store import JobStore
 from app.storage import job_actions
@@ -78,6 +79,8 @@ class JobActions:
             return None
         if source.status == Status.IN_PROGRESS:
             raise StillRunning(f'Job {job_id} is still running')
+        if source.params.get(REFUSED):  # an import whose file was refused: nothing was stored to import again
+            raise InputMissing(f'Job {job_id} has no file to import again (it was refused): upload the file again')
         kind = self._registry.get(source.job_type)
         inputs: list[NewFile] = []
         try:

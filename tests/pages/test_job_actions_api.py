@@ -8,6 +8,7 @@ from typing import Any
 
 from nicegui.testing import User
 
+from app.jobs.imports import NOT_CSV, refused_params
 from app.services import Services
 from app.storage import jobs as queries
 from app.storage.models import User as Account
@@ -162,6 +163,17 @@ async def test_rerun_of_a_job_whose_input_is_gone_is_refused(people: dict[str, U
     response = await people['ann'].http_client.post(f'/api/jobs/{finished}/rerun')
     assert response.status_code == 409 and 'no longer stored' in response.json()['error']
     assert job(services, finished)['reruns'] == []
+
+
+async def test_an_import_whose_file_was_refused_is_not_run_again(people: dict[str, User], services: Services) -> None:
+    refused = await services.jobs.launch('contacts_import', description='Import of notes.txt',
+                                         run_by_id=owner_ids(services)['ann'], run_at='/imports',
+                                         params=refused_params('notes.txt', NOT_CSV))  # fmt: skip
+    await services.jobs.wait_idle()
+    assert job(services, refused)['status'] == 'failed'
+    response = await people['ann'].http_client.post(f'/api/jobs/{refused}/rerun')
+    assert response.status_code == 409 and 'upload the file again' in response.json()['error']
+    assert job(services, refused)['reruns'] == []
 
 
 def test_log_text_says_how_many_older_lines_were_dropped() -> None:
