@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 if config.parts - {'cluster'}:  # the cluster part runs on PostgreSQL only
                     bench_sqlite(run, chromium, workdir)
-                if config.postgres and config.parts & {'api', 'overview', 'cluster'}:
+                if config.postgres and config.parts & {'api', 'overview', 'import', 'cluster'}:
                     bench_postgres(run, chromium, workdir)
                 else:
                     run.notes.append('PostgreSQL skipped (--no-postgres).')
@@ -230,6 +230,13 @@ def bench_postgres(run: Run, chromium: Browser, workdir: Path) -> None:
                 )
             if 'overview' in config.parts:
                 run.measure('PostgreSQL: Overview and export', lambda: overview_figures(run, server, 'PostgreSQL'))
+            if 'import' in config.parts:
+                run.measure(
+                    f'PostgreSQL: import throughput ({config.import_rows:,} rows)',
+                    lambda: imports.measure_import(
+                        server, workdir, rows=config.import_rows, log=run.log, postgresql_url=url
+                    ),
+                )
             if 'cluster' in config.parts:
                 run.measure(
                     f'PostgreSQL: {config.workers + 1} processes running jobs',
