@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import field_validator
@@ -106,6 +107,11 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f'sqlite:///{self.resolved_data_dir / "jobs.db"}'
+
+    @property
+    def session_limits(self) -> dict[str, timedelta]:
+        """How long a session may go unused and how long it may last at all (``session_user``'s keywords)."""
+        return {'idle': timedelta(minutes=self.session_idle_minutes), 'max_age': timedelta(days=self.session_max_days)}
 
     @property
     def max_upload_bytes(self) -> int:

@@ -77,7 +77,8 @@ class Services:
             executor.scheduler.add_job(self.threads.run, 'interval', args=args, hours=1, id='statistics')
         self.jobs.start(run_jobs=self.settings.web_worker or not web)
         if web:
-            self.accounts = AccountWatch(engine=self.engine, feed=self.feed, threads=self.threads)
+            self.accounts = AccountWatch(engine=self.engine, feed=self.feed, threads=self.threads,
+                                         session_limits=self.settings.session_limits)  # fmt: skip
             self.accounts.start()
         if web and self.engine.dialect.name == 'postgresql':
             from app.jobs.relay import ChangeRelay

@@ -9,7 +9,6 @@ FastAPI dependency (``CurrentUser``, ``AdminUser``) and never look it up themsel
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -94,11 +93,9 @@ async def current_user(services: Services) -> User | None:
 
 async def signed_in_user(services: Services) -> User | None:
     """The user this browser's session belongs to, unless the session has ended (logout, expiry, revocation)."""
-    settings = services.settings
     user: User | None = await services.threads.run(
-        session_user, services.engine, browser_id(),
-        idle=timedelta(minutes=settings.session_idle_minutes), max_age=timedelta(days=settings.session_max_days),
-    )  # fmt: skip
+        session_user, services.engine, browser_id(), **services.settings.session_limits
+    )
     return user
 
 

@@ -60,7 +60,10 @@ class SessionGuard:
             return None
         self._idle.clear()
         try:
-            fresh = await self._services.threads.run(session_user, self._services.engine, self.key)
+            services = self._services
+            fresh = await services.threads.run(
+                session_user, services.engine, self.key, **services.settings.session_limits
+            )
         finally:
             self._idle.set()
         if fresh is None or fresh.id != self.user.id:

@@ -217,6 +217,21 @@ def session_user(
     return User(**values)
 
 
+def end_expired_sessions(
+    engine: sa.Engine, *, idle: timedelta = SESSION_IDLE, max_age: timedelta = SESSION_MAX_AGE
+) -> int:
+    """End the sessions ``session_user`` would refuse now (unused for ``idle``, or older than ``max_age``), so the
+    open pages of a browser that makes no more requests go to /login too (their users' auth_version moves)."""
+    now = utcnow()
+    expired = sa.or_(SESSION.c.last_seen_at <= now - idle - SEEN_INTERVAL, SESSION.c.created_at <= now - max_age)
+    with engine.begin() as connection:
+        ended = connection.execute(sa.delete(SESSION).where(expired).returning(SESSION.c.user_id)).all()
+        users = {row.user_id for row in ended}
+        if users:
+            connection.execute(sa.update(USER).where(USER.c.id.in_(users)).values(auth_version=USER.c.auth_version + 1))
+    return len(ended)
+
+
 def end_session(engine: sa.Engine, key: str) -> None:
     """Log the browser with ``key`` out, on every node (its open pages go to /login)."""
     with engine.begin() as connection:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from nicegui import Client, ui
 from nicegui.testing import User
 
@@ -17,6 +19,7 @@ from app.pages.live import LiveUpdates
 from app.pages.session_guard import SessionGuard
 from app.services import Services
 from app.storage import users
+from app.storage.models import utcnow
 from tests.pages.conftest import add_user, log_in, make_job, owner_ids
 from tests.pages.test_imports_page import job_ids
 
@@ -190,3 +193,19 @@ async def test_a_demoted_admin_s_detail_page_of_another_user_s_job_stops_refresh
     await until(lambda: not guard.user.is_admin)
     await asyncio.sleep(0.3)
     assert refreshed == [{bobs}]
+
+
+async def test_a_page_left_open_past_the_idle_limit_goes_to_login(people: dict[str, User], services: Services) -> None:
+    ann = people['ann']
+    await ann.open('/imports')
+    guard = guard_of(ann)
+    idle = timedelta(minutes=services.settings.session_idle_minutes) + users.SEEN_INTERVAL
+    with services.engine.begin() as connection:  # as if ann's browser had made no request for that long
+        connection.execute(sa.update(users.SESSION).where(users.SESSION.c.user_id == owner_ids(services)['ann'])
+                           .values(last_seen_at=utcnow() - idle))  # fmt: skip
+    assert services.accounts is not None
+    await services.accounts.end_expired_sessions()  # what every web node does once a minute
+    # (the simulation navigates the User touched last: touch ann while waiting)
+    await until(lambda: ann.client is not None and guard.ended)
+    await ann.should_see('Log in', retries=40)
+    assert (await people['bob'].http_client.get('/api/jobs')).status_code == 200

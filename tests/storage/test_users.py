@@ -140,3 +140,29 @@ def test_last_seen_is_written_at_most_once_a_minute(engine, monkeypatch) -> None
     monkeypatch.setattr(users, 'utcnow', lambda: now)
     session_user(engine, 'browser')
     assert last_seen() == now
+
+
+def test_expired_sessions_are_ended_and_their_users_told(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ann = create_user(engine, username='ann', password='pw')
+    bob = create_user(engine, username='bob', password='pw')
+    cy = create_user(engine, username='cy', password='pw')
+    assert ann.id is not None and bob.id is not None and cy.id is not None
+    for key, user_id in (('ann-idle', ann.id), ('bob-fresh', bob.id), ('cy-old', cy.id)):
+        start_session(engine, key=key, user_id=user_id)
+    now = users.utcnow()
+    with engine.begin() as connection:  # ann unused for 31 minutes; cy logged in 3 days ago, used just now
+        connection.execute(sa.update(SESSION).where(SESSION.c.user_id == ann.id)
+                           .values(last_seen_at=now - timedelta(minutes=31)))  # fmt: skip
+        connection.execute(sa.update(SESSION).where(SESSION.c.user_id == cy.id)
+                           .values(created_at=now - timedelta(days=3)))  # fmt: skip
+    before = users.auth_versions(engine)
+    limits = {'idle': timedelta(minutes=30) - users.SEEN_INTERVAL, 'max_age': timedelta(days=2)}
+    assert users.end_expired_sessions(engine, **limits) == 2
+    assert [session_user(engine, key, **limits) is not None for key in ('ann-idle', 'bob-fresh', 'cy-old')] == [
+        False,
+        True,
+        False,
+    ]
+    after = users.auth_versions(engine)
+    assert [after[u.id] - before[u.id] for u in (ann, bob, cy)] == [1, 0, 1]  # their open pages re-check
+    assert users.end_expired_sessions(engine, **limits) == 0
