@@ -136,11 +136,11 @@ def restored_postgres_jobs(services: Services, dump: Path) -> set[int]:
         server.dispose()
 
 
+@pytest.mark.parametrize('database_url', ['postgresql'], indirect=True)  # only PostgreSQL needs pg_dump
 async def test_postgres_backup_without_pg_dump_fails_clearly(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if services.engine.dialect.name != 'postgresql':
-        pytest.skip('only PostgreSQL needs pg_dump')
+    assert services.engine.dialect.name == 'postgresql'
     monkeypatch.setattr(backup.shutil, 'which', lambda _name: None)
     detail = await run_task(services, DATABASE_BACKUP.key)
     assert detail['status'] == 'failed'
