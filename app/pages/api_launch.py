@@ -19,12 +19,11 @@ from app.jobs.system_tasks import TASKS
 from app.pages.api import error, not_found
 from app.pages.api_models import ERRORS, ErrorOut, JobOut
 from app.pages.auth import DOCS_PATH, AdminUser, CurrentUser
-from app.pages.display import IMPORTS_PATH, TASKS_PATH
-from app.pages.imports import display_name
+from app.pages.display import TASKS_PATH
+from app.pages.imports import display_name, launch_import
 from app.services import Services
 from app.storage.files import FileTooLarge
-from app.storage.jobs import NewFile, job_rows
-from app.storage.models import FileRole
+from app.storage.jobs import job_rows
 
 CHUNK = 1024 * 1024
 DOCS_ASSETS = {
@@ -68,14 +67,7 @@ def add_routes(router: APIRouter, services: Services) -> None:
         except FileTooLarge as problem:
             return error(413, str(problem))
         assert user.id is not None
-        job_id = await services.jobs.launch(
-            'contacts_import',
-            description=f'Import of {filename}',
-            run_by_id=user.id,
-            run_at=IMPORTS_PATH,
-            input_files=[NewFile(role=FileRole.INPUT, filename=filename, stored=stored)],
-        )
-        return await _job(services, job_id)
+        return await _job(services, await launch_import(services, user.id, filename, stored=stored))
 
     @router.post(
         '/api/tasks/{key}/run', status_code=201, response_model=JobOut, responses={**ERRORS, **CONFLICT}, tags=['tasks']

@@ -17,7 +17,7 @@ from app.pages.recent_imports import RecentImports
 from app.pages.session_guard import SessionGuard
 from app.services import Services
 from app.storage.contacts import count_contacts, recent_contacts
-from app.storage.files import FileTooLarge
+from app.storage.files import FileTooLarge, StoredFile
 from app.storage.jobs import NewFile, job_rows
 from app.storage.models import Category, FileRole, Status, User
 
@@ -88,8 +88,7 @@ class ImportView:
         belongs to now: a page whose session ended starts nothing)."""
         filename = display_name(event.file.name)
         settings = self.services.settings
-        guard = SessionGuard.of(self.upload.client)
-        user = await guard.check() if guard is not None else None
+        user = await self.page_user()
         if user is None or user.id is None:
             self.upload.reset()
             self.show_problem(f'{filename} was not imported: your session has ended. Log in again.')
@@ -105,13 +104,7 @@ class ImportView:
             return
         finally:
             self.upload.reset()  # ready for the next file
-        job_id = await self.services.jobs.launch(
-            'contacts_import',
-            description=f'Import of {filename}',
-            run_by_id=user.id,
-            run_at=IMPORTS_PATH,
-            input_files=[NewFile(role=FileRole.INPUT, filename=filename, stored=stored)],
-        )
+        job_id = await launch_import(self.services, user.id, filename, stored=stored)
         self.problem.set_visibility(False)
         await self.show_job(job_id)
 
@@ -121,14 +114,7 @@ class ImportView:
         self.show_problem(f'{filename} was not imported: {reason}.')
         if user is None or user.id is None:
             return
-        job_id = await self.services.jobs.launch(
-            'contacts_import',
-            description=f'Import of {filename}',
-            run_by_id=user.id,
-            run_at=IMPORTS_PATH,
-            params=refused_params(filename, reason),
-        )
-        await self.show_job(job_id)
+        await self.show_job(await launch_import(self.services, user.id, filename, refused=reason))
 
     async def show_job(self, job_id: int) -> None:
         for row in await self.services.threads.run(job_rows, self.services.engine, job_ids=[job_id]):
@@ -197,6 +183,21 @@ class ContactList:
         )
         self.table.rows = [{'name': c.name, 'email': c.email, 'company': c.company or ''} for c in recent]
         self.table.update()
+
+
+async def launch_import(
+    services: Services, user_id: int, filename: str, *, stored: StoredFile | None = None, refused: str = ''
+) -> int:
+    """Start a Contacts Import as the page and the API do: of the ``stored`` upload, or of a file ``refused`` before
+    it was stored (that job ends Failed saying why)."""
+    return await services.jobs.launch(
+        'contacts_import',
+        description=f'Import of {filename}',
+        run_by_id=user_id,
+        run_at=IMPORTS_PATH,
+        params=refused_params(filename, refused) if refused else None,
+        input_files=[NewFile(role=FileRole.INPUT, filename=filename, stored=stored)] if stored is not None else (),
+    )
 
 
 def download_example() -> None:
