@@ -223,21 +223,24 @@ def end_expired_sessions(
     """End the sessions ``session_user`` would refuse now (unused for ``idle``, or older than ``max_age``), so the
     open pages of a browser that makes no more requests go to /login too (their users' auth_version moves)."""
     now = utcnow()
-    expired = sa.or_(SESSION.c.last_seen_at <= now - idle - SEEN_INTERVAL, SESSION.c.created_at <= now - max_age)
-    with engine.begin() as connection:
-        ended = connection.execute(sa.delete(SESSION).where(expired).returning(SESSION.c.user_id)).all()
-        users = {row.user_id for row in ended}
-        if users:
-            connection.execute(sa.update(USER).where(USER.c.id.in_(users)).values(auth_version=USER.c.auth_version + 1))
-    return len(ended)
+    return _end_sessions(
+        engine, sa.or_(SESSION.c.last_seen_at <= now - idle - SEEN_INTERVAL, SESSION.c.created_at <= now - max_age)
+    )
 
 
 def end_session(engine: sa.Engine, key: str) -> None:
     """Log the browser with ``key`` out, on every node (its open pages go to /login)."""
+    _end_sessions(engine, SESSION.c.id == _digest(key))
+
+
+def _end_sessions(engine: sa.Engine, which: sa.ColumnElement[bool]) -> int:
+    """Delete the sessions ``which`` selects and move their users' auth_version (the account watch of every node
+    then sends their open pages to /login); returns how many ended."""
     with engine.begin() as connection:
-        ended = connection.execute(sa.delete(SESSION).where(SESSION.c.id == _digest(key)).returning(SESSION.c.user_id))
-        for user_id in {row.user_id for row in ended}:
-            connection.execute(sa.update(USER).where(USER.c.id == user_id).values(auth_version=USER.c.auth_version + 1))
+        ended = connection.execute(sa.delete(SESSION).where(which).returning(SESSION.c.user_id)).all()
+        if users := {row.user_id for row in ended}:
+            connection.execute(sa.update(USER).where(USER.c.id.in_(users)).values(auth_version=USER.c.auth_version + 1))
+    return len(ended)
 
 
 def issue_login_ticket(engine: sa.Engine, *, user_id: int, browser: str) -> str:
