@@ -4,33 +4,47 @@ from __future__ import annotations
 
 import codecs
 import csv
-import marshal
+import io
+import operator
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from app.jobs.reports import CsvReport
-from app.storage.contacts import ContactRow
+from app.storage.contacts import StagedRow, Staging
 
 COLUMNS = ('name', 'email', 'phone', 'company')
 REQUIRED = ('name', 'email')
 ERROR_HEADER = ('line', 'column', 'value', 'error')
 MAX_TEXT = 200
 MB = 1024 * 1024
-CHUNK = MB
-PROGRESS_EVERY = 1000  # records between progress reports
+CHUNK = MB  # bytes read at a time by the first pass
+BLOCK = 256 * 1024  # characters validated at a time (progress is reported after each)
 PHONE = re.compile(r'[0-9 +\-()]{7,20}')
 _ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
 _LABEL = r'[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?'  # letters and digits, inner hyphens
 # The lookahead: at most 64 characters before the @ (the local part holds no @ of its own).
 EMAIL = re.compile(rf'(?=[^@]{{1,64}}@){_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+(?:[^\W\d_]{{2,}}|xn--[\w-]+)')
 
+# The fast path's record (see ``fast_record``): cells already trimmed, no quotes. The e-mail is a plain-ASCII case of
+# EMAIL (so lower-casing changes neither its length nor its validity), with the same length limits.
+_TRIMMED = rf'[^\s,"](?:[^,"\r\n]{{0,{MAX_TEXT - 2}}}[^\s,"])?'  # 1 to MAX_TEXT characters, none of them , " or \n
+_ASCII_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^`{|}~_-]+"
+_ASCII_LABEL = r'[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+_FAST_CELLS = {
+    'name': _TRIMMED,
+    'email': rf'(?![^,\r]{{255}})(?=[^@,]{{1,64}}@){_ASCII_ATOM}(?:\.{_ASCII_ATOM})*@(?:{_ASCII_LABEL}\.)+'
+    r'(?:[A-Za-z]{2,}|xn--[A-Za-z0-9_-]+)',
+    'phone': r'(?:[0-9+\-()][0-9 +\-()]{5,18}[0-9+\-()])?',
+    'company': f'(?:{_TRIMMED})?',
+}
+_OTHER_CELL = r'[^,"\r\n]*'
+
 Progress = Callable[[int, int], None]
-ValidBatch = tuple[list[int], list[ContactRow]]  # the lines of the valid records, and their contacts
-VALID_BATCH = 5000  # valid rows per record of the valid-rows file
+VALID_BATCH = 5000  # valid rows staged at a time, and written to the contact table at a time
 
 MAX_REPORT_VALUE = 1000  # characters of a value copied into the error report; longer ones are cut, with a mark
 CUT_MARK = '…[cut]'
@@ -42,6 +56,14 @@ class FileProblem(ValueError):
     """The file as a whole cannot be imported; the message tells the person who uploaded it why."""
 
 
+class BadCsv(FileProblem):
+    """The csv module could not read a record; ``lines_read`` is how many lines it had read by then."""
+
+    def __init__(self, message: str, lines_read: int) -> None:
+        super().__init__(message)
+        self.lines_read = lines_read
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     """What the first pass learned: the column of each contract field and about how many lines there are."""
@@ -49,6 +71,7 @@ class Layout:
     columns: dict[str, int]
     size: int
     lines: int
+    width: int  # cells in the header row
 
     @property
     def positions(self) -> tuple[int, ...]:
@@ -68,6 +91,7 @@ class Summary:
     records: int = 0  # non-blank data records
     rejected: int = 0
     problems: int = 0
+    batches: list[tuple[int, int]] = field(default_factory=list)  # first and last line of each staged batch
 
     @property
     def valid(self) -> int:
@@ -88,68 +112,168 @@ def inspect_file(path: Path, *, limit: int, progress: Progress | None = None) ->
     lines = _check_text(path, progress or _ignore, size)
     with open_text(path) as file:
         for _line, cells in records(file):
-            return Layout(columns=map_header(cells), size=size, lines=lines)
+            return Layout(columns=map_header(cells), size=size, lines=lines, width=len(cells))
     raise FileProblem('The file is empty')
 
 
 def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, progress: Progress) -> Summary:
-    """Check every record: valid ones go to ``valid`` in batches (read them with ``valid_batches``), problems to
-    ``errors``.
+    """Check every record: valid ones are staged in ``valid`` (see ``Staging``), problems go to ``errors``.
 
-    Streams, so memory stays flat however long the file is; only the e-mails seen so far are kept.
+    Streams block by block, so memory stays flat however long the file is; only the e-mails seen so far are kept.
+    ``progress`` hears the line reached after every block (it may raise to stop).
     """
-    summary = Summary()
-    seen: dict[str, int] = {}  # e-mail -> line that claimed it
-    total, last, positions = layout.lines, 0, layout.positions
-    report = CsvReport(errors, ERROR_HEADER)
-    lines: list[int] = []
-    contacts: list[ContactRow] = []
+    staging, report = Staging(valid), CsvReport(errors, ERROR_HEADER)
+    checker = _Checker(layout, staging, report)
     try:
-        with open_text(path) as file, valid.open('wb') as valid_file:
-            rows = records(file)
-            next(rows, None)  # the header, mapped by inspect_file
-            for line, cells in rows:
-                values = [cells[index] if index < len(cells) else '' for index in positions]
-                problems = check_record(values, line, seen)
-                summary.records += 1
-                if problems:
-                    summary.rejected += 1
-                    summary.problems += len(problems)
-                    report.write((line, p.column, clip(p.value), p.error) for p in problems)
-                else:
-                    name, email, phone, company = values
-                    lines.append(line)
-                    contacts.append((name, email.lower(), phone or None, company or None))
-                    if len(lines) == VALID_BATCH:
-                        _write_batch(valid_file, (lines, contacts))
-                        lines, contacts = [], []
-                if summary.records % PROGRESS_EVERY == 0:
-                    total = max(total, line)
-                    progress(line, total)
-                last = line
-            if lines:
-                _write_batch(valid_file, (lines, contacts))
+        with open_text(path) as file:
+            text, total = _Text(file), layout.lines
+            while block := text.take():
+                checker.block(block, text)
+                total = max(total, checker.line - 1)
+                progress(checker.line - 1, total)
+        checker.flush()
     finally:
         report.close()
-    if summary.records == 0:
+        staging.close()
+    if checker.summary.records == 0:
         raise FileProblem('The file has a header but no data rows')
-    total = max(total, last)
-    progress(total, total)
-    return summary
+    return checker.summary
 
 
-def valid_batches(path: Path) -> Iterator[ValidBatch]:
-    """The valid rows ``validate_rows`` wrote, batch by batch (marshal: a temp file of our own, read back in C)."""
-    with path.open('rb') as file:
-        while size := int.from_bytes(file.read(8), 'little'):
-            yield marshal.loads(file.read(size))
+class _Text:
+    """A text file in blocks of whole lines, about ``BLOCK`` characters each."""
+
+    def __init__(self, file: IO[str]) -> None:
+        self._file = file
+        self._rest = ''
+        self.ended = False
+
+    def take(self) -> str:
+        """The next whole lines ('' at the end): they end with a line break, unless the file does not."""
+        parts = [self._rest]
+        while not self.ended:
+            chunk = self._file.read(BLOCK)
+            if not chunk:
+                self.ended = True
+                break
+            # The last line break in the chunk; a carriage return at its very end may be the first half of \r\n.
+            cut = max(chunk.rfind('\n'), chunk.rfind('\r', 0, len(chunk) - 1)) + 1
+            if cut:
+                parts.append(chunk[:cut])
+                self._rest = chunk[cut:]
+                return ''.join(parts)
+            parts.append(chunk)
+        self._rest = ''
+        return ''.join(parts)
 
 
-def _write_batch(file: IO[bytes], batch: ValidBatch) -> None:
-    """One length-prefixed marshal record (``marshal.load`` on a file reads it piece by piece: slow)."""
-    data = marshal.dumps(batch)
-    file.write(len(data).to_bytes(8, 'little'))
-    file.write(data)
+def count_lines(text: str) -> int:
+    """The lines of ``text`` as the csv module counts them: \n, \r\n and a bare \r each end one."""
+    ends = text.count('\n') + text.count('\r') - text.count('\r\n')
+    return ends + (not text.endswith(('\n', '\r')))
+
+
+class _Checker:
+    """The rules of ``check_record`` over whole blocks: the common block, plain lines of valid records, is checked
+    by one compiled pattern per line and a few set operations; anything else goes record by record through the csv
+    module, which has the last word on what the file says."""
+
+    def __init__(self, layout: Layout, staging: Staging, report: CsvReport) -> None:
+        self.summary = Summary()
+        self.report = report
+        self.line = 1  # the number of the next block's first line
+        self.seen: dict[str, int] = {}  # e-mail -> line that claimed it
+        self._header = True  # the first record is the header, which inspect_file mapped
+        self._positions = layout.positions
+        self._fast = fast_record(layout)
+        self._values = operator.itemgetter(*COLUMNS)
+        self._staging = staging
+        self._valid: list[StagedRow] = []
+
+    def block(self, block: str, text: _Text) -> None:
+        if '"' not in block and block.count('\r') == block.count('\r\n'):
+            self._plain(block)
+        else:
+            self._quoted(block, text)
+
+    def _plain(self, block: str) -> None:
+        """Lines without quotes or bare carriage returns: each line is one record, its cells split at commas."""
+        lines = block.split('\n')
+        if not lines[-1]:
+            lines.pop()  # the block ended with a line break
+        first, matches = self.line, list(map(self._fast.fullmatch, lines))
+        self.line += len(lines)
+        if not self._header and all(matches):
+            values: Iterator[tuple[str, str, str, str]] = map(self._values, cast('list[re.Match[str]]', matches))
+            names, emails, phones, companies = zip(*values, strict=True)
+            addresses = list(map(str.lower, emails))
+            if len(set(addresses)) == len(addresses) and self.seen.keys().isdisjoint(addresses):
+                numbers = range(first, first + len(lines))
+                self.seen.update(zip(addresses, numbers, strict=True))
+                self.summary.records += len(lines)
+                self._stage(zip(numbers, names, addresses, [p or None for p in phones],
+                                [c or None for c in companies], strict=True))  # fmt: skip
+                return
+        for number, line, match in zip(range(first, self.line), lines, matches, strict=True):
+            if match is not None and not self._header:
+                self._record(number, list(self._values(match)), checked=True)
+                continue
+            cells = [cell.strip() for cell in line.removesuffix('\r').split(',')]
+            if any(cells):
+                self._cells(number, cells)
+
+    def _quoted(self, block: str, text: _Text) -> None:
+        """Quoted values (which may hold commas and line breaks) or bare carriage returns: the csv module reads it.
+        A quoted value may go on past the block: then the block takes the next one too, and is read again."""
+        while True:
+            try:
+                parsed = list(records(io.StringIO(block, newline=''), first=self.line))
+                break
+            except BadCsv as error:
+                if error.lines_read < count_lines(block) or text.ended:
+                    raise
+                block += text.take()
+        self.line += count_lines(block)
+        for number, cells in parsed:
+            self._cells(number, cells)
+
+    def _cells(self, line: int, cells: list[str]) -> None:
+        if self._header:
+            self._header = False
+            return
+        self._record(line, [cells[index] if index < len(cells) else '' for index in self._positions])
+
+    def _record(self, line: int, values: list[str], *, checked: bool = False) -> None:
+        """One record's values in COLUMNS order; ``checked``: the fast pattern matched them, only duplicates remain."""
+        summary = self.summary
+        summary.records += 1
+        if checked and (address := values[1].lower()) not in self.seen:
+            self.seen[address] = line
+            problems = []
+        else:
+            problems = check_record(values, line, self.seen)
+        if problems:
+            summary.rejected += 1
+            summary.problems += len(problems)
+            self.report.write((line, p.column, clip(p.value), p.error) for p in problems)
+        else:
+            name, email, phone, company = values
+            self._stage(((line, name, email.lower(), phone or None, company or None),))
+
+    def _stage(self, rows: Iterable[StagedRow]) -> None:
+        self._valid.extend(rows)
+        while len(self._valid) >= VALID_BATCH:
+            self._add(self._valid[:VALID_BATCH])
+            del self._valid[:VALID_BATCH]
+
+    def flush(self) -> None:
+        if self._valid:
+            self._add(self._valid)
+            self._valid = []
+
+    def _add(self, batch: list[StagedRow]) -> None:
+        self._staging.add(batch)
+        self.summary.batches.append((batch[0][0], batch[-1][0]))
 
 
 def clip(value: str) -> str:
@@ -190,6 +314,20 @@ def is_email(address: str) -> bool:
     return len(address) <= 254 and EMAIL.fullmatch(address) is not None
 
 
+def fast_record(layout: Layout) -> re.Pattern[str]:
+    """A pattern for one line of the file that ``check_record`` would find valid, cells and all, for the common
+    case: as many cells as the header, none quoted or padded, an ASCII e-mail. Its named groups are the values in
+    COLUMNS (a column the file lacks matches ''). A line it does not match is not necessarily invalid: it goes
+    through the csv module and ``check_record``. Only duplicates are left to check."""
+    named = {index: name for name, index in layout.columns.items()}
+    cells = [
+        f'(?P<{named[index]}>{_FAST_CELLS[named[index]]})' if index in named else _OTHER_CELL
+        for index in range(layout.width)
+    ]
+    absent = ''.join(f'(?P<{name}>)' for name in COLUMNS if name not in layout.columns)
+    return re.compile(','.join(cells) + r'\r?' + absent)
+
+
 def map_header(cells: list[str]) -> dict[str, int]:
     """The column index of each contract field in a header row (names trimmed, any case); unknown ones ignored."""
     columns: dict[str, int] = {}
@@ -214,8 +352,9 @@ def open_text(path: Path) -> IO[str]:
     return path.open(encoding='utf-8-sig', newline='')
 
 
-def records(file: IO[str]) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank records with the line each starts on (the header is line 1) and their values trimmed.
+def records(file: IO[str], *, first: int = 1) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank records with the line each starts on (``first`` is the file's first line; the header is line 1) and
+    their values trimmed.
 
     A record whose cells are all empty (a blank line, or Excel's trailing ``,,,``) counts as blank.
     """
@@ -223,17 +362,17 @@ def records(file: IO[str]) -> Iterator[tuple[int, list[str]]]:
     # file. The upload limit already bounds how much can arrive.
     csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_BYTES))
     reader = csv.reader(file, strict=True)
-    previous = 0  # the last physical line of the previous record, blank ones included
+    previous = first - 1  # the last physical line of the previous record, blank ones included
     while True:
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            raise FileProblem(
-                f'The file is not valid CSV: {error} (in the record starting on line {previous + 1})'
+            raise BadCsv(
+                f'The file is not valid CSV: {error} (in the record starting on line {previous + 1})', reader.line_num
             ) from None
-        line, previous = previous + 1, reader.line_num
+        line, previous = previous + 1, first - 1 + reader.line_num
         cells = [cell.strip() for cell in row]
         if any(cells):
             yield line, cells

@@ -8,8 +8,9 @@ import csv
 import functools
 import io
 import logging
+import operator
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, TypeVar
@@ -21,7 +22,7 @@ from app.jobs.contacts_csv import ERROR_HEADER, FileProblem, Summary
 from app.jobs.context import Cancelled, JobContext, describe_error
 from app.jobs.registry import JobType
 from app.jobs.reports import FORMULA_STARTS, CsvReport, quantity, safe_cell
-from app.storage.contacts import upsert_contacts
+from app.storage.contacts import Written, write_staged
 from app.storage.models import Category
 
 T = TypeVar('T')
@@ -145,7 +146,14 @@ async def _steps(ctx: JobContext, work: Work, source: Path, stem: str, *, valid:
     async with ctx.subtask('Write contacts') as step:
         try:
             created, updated = await work.blocking(
-                write_contacts, ctx.engine, valid, result, total=summary.valid, progress=work.progress, log=ctx.log
+                write_contacts,
+                ctx.engine,
+                valid,
+                result,
+                batches=summary.batches,
+                total=summary.valid,
+                progress=work.progress,
+                log=ctx.log,
             )
             step.message = f'{created:,} created, {updated:,} updated'
             ctx.log(f'Contacts written: {step.message}')
@@ -211,11 +219,13 @@ def write_contacts(
     valid: Path,
     result: Path,
     *,
+    batches: Sequence[tuple[int, int]],
     total: int,
     progress: Callable[[int, int], None],
     log: Callable[[str], None] = lambda _message: None,
 ) -> tuple[int, int]:
-    """Upsert the validated rows, one transaction per batch, listing each in ``result``; returns (created, updated).
+    """Upsert the staged rows, one transaction per batch (its first and last line), listing each in ``result``;
+    returns (created, updated).
 
     ``progress`` is called after each committed batch (once its rows are in ``result``); it may raise to stop.
     """
@@ -223,25 +233,32 @@ def write_contacts(
     progress(0, total)
     report = CsvReport(result, RESULT_HEADER)
     try:
-        for lines, contacts in contacts_csv.valid_batches(valid):
-            outcomes = upsert_contacts(engine, contacts=contacts)
-            report.write_checked(
-                [
-                    (line, email if email[0] not in FORMULA_STARTS else safe_cell(email),
-                     'created' if new else 'updated', contact_id)
-                    for line, (_name, email, _phone, _company), (contact_id, new)
-                    in zip(lines, contacts, outcomes, strict=True)
-                ]
-            )  # fmt: skip
-            batch_created = sum(new for _id, new in outcomes)
+        for first, last in batches:
+            written = write_staged(engine, valid, first, last)
+            report.write_plain(result_lines(written), len(written.lines))
+            batch_created = sum(written.created)
             created += batch_created
-            done += len(lines)
-            log(f'Wrote rows {done - len(lines) + 1:,}-{done:,} of {total:,}: {batch_created:,} created, '
-                f'{len(lines) - batch_created:,} updated')  # fmt: skip
+            done += len(written.lines)
+            log(f'Wrote rows {done - len(written.lines) + 1:,}-{done:,} of {total:,}: {batch_created:,} created, '
+                f'{len(written.lines) - batch_created:,} updated')  # fmt: skip
             progress(done, total)
     finally:
         report.close()
     return created, done - created
+
+
+ACTIONS = ('updated', 'created')  # the result report's action, by whether the row created its contact
+_starts_formula = operator.methodcaller('startswith', FORMULA_STARTS)
+
+
+def result_lines(written: Written) -> str:
+    """The result report's lines for a batch. A valid e-mail holds no comma, quote or line break, so no cell needs
+    quoting: joined by hand they are what csv.writer would write, several times faster."""
+    emails: Iterable[str] = written.emails
+    if any(map(_starts_formula, emails)):
+        emails = [str(safe_cell(email)) for email in emails]
+    actions = map(ACTIONS.__getitem__, written.created)
+    return ''.join(map('{},{},{},{}\r\n'.format, written.lines, emails, actions, written.ids))
 
 
 def file_problem_report(message: str) -> bytes:

@@ -42,6 +42,11 @@ class CsvReport:
         self._writer.writerows(rows)
         self.rows += len(rows)
 
+    def write_plain(self, text: str, rows: int) -> None:
+        """Append ``rows`` lines already formatted as CSV and spreadsheet-safe (``safe_cell``), each ending in CRLF."""
+        self._file.write(text)
+        self.rows += rows
+
     def close(self) -> Path:
         """Finish the file and return its path (to hand to ``ctx.add_output``)."""
         self._file.close()

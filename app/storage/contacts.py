@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Sequence
-from typing import NamedTuple
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -99,6 +103,132 @@ def _upsert_sqlite(connection: sa.Connection, contacts: Sequence[ContactRow]) ->
         return {email: (contact_id, bool(created)) for email, contact_id, created in cursor.fetchall()}
     finally:
         cursor.close()
+
+
+StagedRow = tuple[int, str, str, str | None, str | None]  # line, name, e-mail, phone, company
+
+
+class Written(NamedTuple):
+    """What became of a run of staged contacts, in line order."""
+
+    lines: Sequence[int]
+    emails: Sequence[str]
+    created: Sequence[bool]  # False: an existing contact was updated
+    ids: Sequence[int]
+
+
+# Validated contacts wait in an SQLite file of their own (a job's temp file), keyed by the line each came from.
+_STAGING_SCHEMA = """CREATE TABLE valid (
+    line INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, phone TEXT, company TEXT)"""
+_STAGE = """INSERT INTO valid (line, name, email, phone, company)
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+           json_extract(value, '$[3]'), json_extract(value, '$[4]')
+    FROM json_each(?)"""
+
+
+class Staging:
+    """Validated contacts on their way to the contact table, in a staging SQLite file.
+
+    Each batch goes in as one JSON text that SQLite loads in a thread of its own: it releases the GIL while it
+    works, so the caller (validation) goes on meanwhile. One batch is in flight at a time, so memory stays flat.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._connection.execute('PRAGMA journal_mode=OFF')  # a scratch file: nothing to recover after a crash
+        self._connection.execute('PRAGMA synchronous=OFF')
+        self._connection.execute(_STAGING_SCHEMA)
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='staging')
+        self._loading: Future[Any] | None = None
+
+    def add(self, rows: Sequence[StagedRow]) -> None:
+        data = json.dumps(rows)
+        self._wait()
+        self._loading = self._loader.submit(self._connection.execute, _STAGE, (data,))
+
+    def close(self) -> None:
+        """Wait for the last batch (its error, if any, is raised here) and close the file."""
+        try:
+            self._wait()
+        finally:
+            self._loader.shutdown()
+            self._connection.close()
+
+    def _wait(self) -> None:
+        if self._loading is not None:
+            loading, self._loading = self._loading, None
+            loading.result()
+
+
+def staged_contacts(staging: Path, first: int, last: int) -> list[StagedRow]:
+    """The staged contacts from line ``first`` to ``last``, in line order."""
+    with closing(sqlite3.connect(f'{staging.as_uri()}?mode=ro', uri=True)) as connection:
+        return connection.execute(
+            'SELECT line, name, email, phone, company FROM valid WHERE line BETWEEN ? AND ? ORDER BY line',
+            (first, last),
+        ).fetchall()
+
+
+def write_staged(engine: sa.Engine, staging: Path, first: int, last: int) -> Written:
+    """Create or update the staged contacts from line ``first`` to ``last`` in one transaction."""
+    if engine.dialect.name == 'sqlite':
+        return _write_staged_sqlite(engine, staging, first, last)
+    rows = staged_contacts(staging, first, last)  # PostgreSQL: they travel as arrays (see _upsert_postgresql)
+    outcomes = upsert_contacts(engine, contacts=[row[1:] for row in rows])
+    ids, created = zip(*outcomes, strict=True) if outcomes else ((), ())
+    return Written([row[0] for row in rows], [row[2] for row in rows], created, ids)
+
+
+def _write_staged_sqlite(engine: sa.Engine, staging: Path, first: int, last: int) -> Written:
+    """Straight from the staging file into the table: no contact passes through Python on its way in."""
+    now = _SQLITE_TIME(UTCDateTime().process_bind_param(utcnow(), engine.dialect))
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        driver.execute('ATTACH DATABASE ? AS staging', (str(staging),))
+        try:
+            driver.execute('BEGIN IMMEDIATE')  # no other writer between reading the highest id and the upsert
+            try:
+                written = _upsert_staged(driver, {'first': first, 'last': last, 'now': now})
+                driver.commit()
+            except BaseException:
+                driver.rollback()
+                raise
+        finally:
+            driver.execute('DETACH DATABASE staging')
+    return written
+
+
+def _upsert_staged(driver: sqlite3.Connection, span: dict[str, Any]) -> Written:
+    [(before,)] = driver.execute('SELECT coalesce(max(id), 0) FROM main.contact').fetchall()
+    driver.execute(_STAGED_UPSERT, span)
+    # A new row's id is one above the highest so far, and the rows go in in line order: when every row was new,
+    # the ids are before+1, before+2, ... in line order, and no join is needed to tell them.
+    [(new, highest)] = driver.execute('SELECT count(*), max(id) FROM main.contact WHERE id > ?', (before,)).fetchall()
+    lines, emails = _columns(driver.execute(_STAGED_EMAILS, span).fetchall(), 2)
+    if new == len(lines) and highest == before + new:
+        return Written(lines, emails, [True] * new, range(before + 1, before + new + 1))
+    span['before'] = before
+    lines, emails, created, ids = _columns(driver.execute(_STAGED_WRITTEN, span).fetchall(), 4)
+    return Written(lines, emails, created, ids)
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> tuple[Sequence[Any], ...]:
+    return tuple(zip(*rows, strict=True)) if rows else ((),) * width
+
+
+_STAGED_UPSERT = f"""
+    INSERT INTO main.contact (name, email, phone, company, created_at, updated_at)
+    SELECT name, email, phone, company, :now, :now FROM staging.valid WHERE line BETWEEN :first AND :last
+    ORDER BY line
+    {_UPDATE}
+"""
+_STAGED_EMAILS = 'SELECT line, email FROM staging.valid WHERE line BETWEEN :first AND :last ORDER BY line'
+_STAGED_WRITTEN = """
+    SELECT v.line, v.email, c.id > :before, c.id
+    FROM staging.valid AS v JOIN main.contact AS c ON c.email = v.email
+    WHERE v.line BETWEEN :first AND :last ORDER BY v.line
+"""
 
 
 def count_contacts(engine: sa.Engine) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from app.jobs.contacts_csv import (
     map_header,
     records,
 )
+from app.storage.contacts import staged_contacts
 
 
 def problems(**values: str) -> list[tuple[str, str]]:
@@ -118,24 +120,97 @@ def test_utf8_split_across_chunks_is_fine_but_a_bad_byte_is_located(
 
 
 def test_validation_streams_rows_and_reports_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(contacts_csv, 'PROGRESS_EVERY', 10)
+    monkeypatch.setattr(contacts_csv, 'BLOCK', 100)  # about six lines a block
     source = tmp_path / 'many.csv'
     source.write_text('name,email\n' + ''.join(f'P{n},p{n}@x.org\n' for n in range(25)) + ',\n,nobody\n')
-    valid, errors = tmp_path / 'valid.csv', tmp_path / 'errors.csv'
+    valid, errors = tmp_path / 'valid.db', tmp_path / 'errors.csv'
     calls: list[tuple[int, int]] = []
     summary = contacts_csv.validate_rows(
         source, inspect_file(source, limit=10_000), valid=valid, errors=errors, progress=lambda *a: calls.append(a)
     )
     assert (summary.records, summary.rejected, summary.problems, summary.valid) == (26, 1, 2, 25)
-    assert calls == [(11, 28), (21, 28), (28, 28)]
-    [(lines, contacts)] = list(contacts_csv.valid_batches(valid))
-    assert lines == list(range(2, 27))
-    assert contacts[:2] == [('P0', 'p0@x.org', None, None), ('P1', 'p1@x.org', None, None)]
+    assert len(calls) >= 4 and calls == sorted(calls) and calls[-1] == (28, 28)  # block by block, to the end
+    assert summary.batches == [(2, 26)]
+    staged = staged_contacts(valid, 2, 26)
+    assert [row[0] for row in staged] == list(range(2, 27))
+    assert staged[:2] == [(2, 'P0', 'p0@x.org', None, None), (3, 'P1', 'p1@x.org', None, None)]
     assert errors.read_text().splitlines() == [
         'line,column,value,error',
         '28,name,,Name is required',
         '28,email,nobody,Not a valid e-mail address',
     ]
+
+
+# Lines the fast path must take exactly as the csv module and check_record do: padded, quoted (with commas, quotes
+# and line breaks inside), too long, duplicated in any case, non-ASCII, bare carriage returns, blank, short, long.
+TRICKY = [
+    'Ada,ada@x.org,+44 1234567,Engines',
+    ' Bob ,  BOB@X.ORG ,, ',
+    'bob again,bob@x.org,,',
+    '"Cole, Jr.",cole@x.org,"555 0101",""',
+    '"Multi\nline ""name""",multi@x.org,,',
+    'N' * 200 + ',long@x.org,,' + 'C' * 200,
+    'N' * 201 + ',toolong@x.org,,' + 'C' * 201,
+    ',noname@x.org,,',
+    'Zoë,zoë@exämple.de,,Ærø',
+    'Caps,CAPS@Example.ORG,,',
+    'caps,caps@example.org,,',
+    'Pho,pho@x.org, 5551234 ,',
+    'Bad,pho2@x.org,555-CALL-NOW,',
+    'Eq,=cmd@x.org,,',
+    'Loc,' + 'l' * 64 + '@x.org,,',
+    'Loc2,' + 'l' * 65 + '@x.org,,',
+    'Dom,d@' + 'd' * 63 + '.org,,',
+    'Dom2,d@' + 'd' * 64 + '.org,,',
+    'Len,' + 'a' * 60 + '@' + ('b' * 60 + '.') * 3 + 'ccc,,',
+    'Xn,x@xn--p1ai.XN--P1AI,,',
+    'Under,u@x_y.org,,',
+    '',
+    ',,,',
+    '   ,  ,,',
+    'Short,short@x.org',
+    'Wide,wide@x.org,,,extra',
+    'Tab,\ttab@x.org,,',
+    'Cr,cr@x.org\r,,',
+]
+
+
+@pytest.mark.parametrize('newline', ['\n', '\r\n', '\r'])
+@pytest.mark.parametrize('block', [7, 64, 100_000])
+def test_block_validation_reads_the_file_as_the_csv_module_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str, block: int
+) -> None:
+    monkeypatch.setattr(contacts_csv, 'BLOCK', block)
+    source = tmp_path / 'tricky.csv'
+    plain = [f'P{n},p{n}@x.org,555 {n:04},Co {n}' for n in range(40)]
+    lines = ['Name,Email,Phone,Company', *plain[:20], *TRICKY, *plain[20:], *TRICKY[:3]]
+    source.write_bytes(newline.join(lines).encode() + newline.encode())
+    valid, errors = tmp_path / 'valid.db', tmp_path / 'errors.csv'
+    layout = inspect_file(source, limit=10**6)
+    summary = contacts_csv.validate_rows(source, layout, valid=valid, errors=errors, progress=lambda *a: None)
+
+    # The reference: every record through the csv module and check_record, one at a time.
+    seen: dict[str, int] = {}
+    expected_valid, expected_problems, records_count = [], [], 0
+    with contacts_csv.open_text(source) as file:
+        rows = records(file)
+        next(rows)
+        for line, cells in rows:
+            values = [cells[i] if i < len(cells) else '' for i in layout.positions]
+            records_count += 1
+            found = check_record(values, line, seen)
+            expected_problems += [[str(line), p.column, p.value, p.error] for p in found]
+            if not found:
+                name, email, phone, company = values
+                expected_valid.append((line, name, email.lower(), phone or None, company or None))
+    assert summary.records == records_count
+    assert staged_contacts(valid, 0, 10**9) == expected_valid
+    with errors.open(newline='', encoding='utf-8') as file:
+        reported = list(csv.reader(file))[1:]
+    assert [row[:2] + row[3:] for row in reported] == [
+        [line, column, error] for line, column, _value, error in expected_problems
+    ]
+    assert len(expected_valid) > 40 and len(expected_problems) > 10  # both paths were exercised
 
 
 @pytest.mark.parametrize('encoding', ['utf-16', 'utf-16-le', 'utf-16-be', 'utf-32'])

@@ -14,7 +14,7 @@ import pytest
 from app.jobs import contacts_csv, imports
 from app.services import Services
 from app.storage import jobs as queries
-from app.storage.contacts import count_contacts, upsert_contacts
+from app.storage.contacts import count_contacts, write_staged
 from app.storage.jobs import NewFile
 from app.storage.models import FileRole, User
 from app.storage.users import list_users
@@ -260,14 +260,14 @@ async def test_database_failure_keeps_written_batches_and_still_reports(
 ) -> None:
     calls: list[int] = []
 
-    def flaky_upsert(engine: Any, *, contacts: Any) -> Any:
-        calls.append(len(contacts))
+    def flaky_write(engine: Any, staging: Any, first: int, last: int) -> Any:
+        calls.append(last - first + 1)
         if len(calls) == 2:
             raise RuntimeError('database is locked')
-        return upsert_contacts(engine, contacts=contacts)
+        return write_staged(engine, staging, first, last)
 
     monkeypatch.setattr(contacts_csv, 'VALID_BATCH', 2)
-    monkeypatch.setattr(imports, 'upsert_contacts', flaky_upsert)
+    monkeypatch.setattr(imports, 'write_staged', flaky_write)
     run = await run_import(sqlite_services, b'name,email\nA,a@x.org\nB,b@x.org\nC,c@x.org\n')
     assert run.detail['error'] == 'Writing contacts failed: database is locked'
     assert run.subtasks[2:] == [

@@ -74,7 +74,7 @@ async def test_cancelling_an_import_in_each_phase_keeps_what_it_got_through(
     services: Services, cancel_at: dict[str, Any], monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
     monkeypatch.setattr(contacts_csv, 'VALID_BATCH', 50)
-    monkeypatch.setattr(contacts_csv, 'PROGRESS_EVERY', 20)
+    monkeypatch.setattr(contacts_csv, 'BLOCK', 1000)  # about 20 lines a block: progress after each
     cancel_at['step'], cancel_at['after'] = step, 3 if step != 'Read file' else 1
     run = await run_import(services, contacts_csv_bytes(300), 'people.csv')
     assert (run.detail['status'], run.detail['error']) == ('failed', 'Cancelled by admin')

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import sqlalchemy as sa
 
-from app.storage.contacts import ContactData, count_contacts, recent_contacts, upsert_contacts
+from app.storage.contacts import (
+    ContactData,
+    Staging,
+    count_contacts,
+    recent_contacts,
+    upsert_contacts,
+    write_staged,
+)
 from tests.conftest import find_contact
 
 
@@ -74,3 +82,43 @@ def test_concurrent_upserts_of_the_same_emails_both_succeed(engine: sa.Engine) -
         results = list(pool.map(lambda _: upsert_contacts(engine, contacts=contacts), range(2)))
     assert [contact_id for contact_id, _ in results[0]] == [contact_id for contact_id, _ in results[1]]
     assert count_contacts(engine) == 2000
+
+
+def _stage(path: Path, rows: list[tuple[int, str, str, str | None, str | None]]) -> Path:
+    staging = Staging(path)
+    staging.add(rows)
+    staging.close()
+    return path
+
+
+def test_staged_contacts_are_written_and_each_outcome_told(engine: sa.Engine, tmp_path: Path) -> None:
+    [(ada_id, _)] = upsert_contacts(engine, contacts=[ContactData('Ada', 'ada@x.org', '1234567', 'Old Co')])
+    staging = _stage(tmp_path / 'valid.db', [
+        (2, 'Bob', 'bob@x.org', None, 'Bob Co'),
+        (5, 'Ada L.', 'ada@x.org', None, 'New Co'),
+        (9, 'Eve', '=eve@x.org', '555 0100', None),
+        (12, 'Not this one', 'later@x.org', None, None),
+    ])  # fmt: skip
+    written = write_staged(engine, staging, 2, 9)
+    assert list(written.lines) == [2, 5, 9] and list(written.emails) == ['bob@x.org', 'ada@x.org', '=eve@x.org']
+    assert [bool(created) for created in written.created] == [True, False, True]
+    bob, ada, eve = (find_contact(engine, email=email) for email in written.emails)
+    assert bob is not None and ada is not None and eve is not None
+    assert list(written.ids) == [bob.id, ada_id, eve.id] and ada.id == ada_id
+    assert (ada.name, ada.phone, ada.company) == ('Ada L.', None, 'New Co')
+    assert (eve.phone, eve.company) == ('555 0100', None)
+    assert count_contacts(engine) == 3  # line 12 is outside the run written
+
+
+def test_new_staged_contacts_get_the_ids_the_table_gave_them(engine: sa.Engine, tmp_path: Path) -> None:
+    """All new: the ids are told without looking each one up; they must still be the table's, even when the
+    highest id was deleted (SQLite then hands it out again)."""
+    upsert_contacts(engine, contacts=[ContactData(f'Old {n}', f'old{n}@x.org') for n in range(5)])
+    with engine.begin() as connection:
+        connection.execute(sa.text("DELETE FROM contact WHERE email IN ('old4@x.org', 'old1@x.org')"))
+    rows = [(line, f'New {line}', f'new{line}@x.org', None, None) for line in range(2, 3002)]
+    written = write_staged(engine, _stage(tmp_path / 'valid.db', rows), 2, 3001)
+    assert all(written.created) and len(written.ids) == 3000
+    with engine.connect() as connection:
+        table = dict(connection.execute(sa.text("SELECT email, id FROM contact WHERE email LIKE 'new%'")).all())
+    assert [table[email] for email in written.emails] == list(written.ids)
