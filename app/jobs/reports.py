@@ -37,11 +37,6 @@ class CsvReport:
             self._writer.writerow([safe_cell(value) for value in row])
             self.rows += 1
 
-    def write_checked(self, rows: Sequence[Sequence[object]]) -> None:
-        """Append rows whose text cells the caller has already passed through ``safe_cell`` (the fast path)."""
-        self._writer.writerows(rows)
-        self.rows += len(rows)
-
     def write_plain(self, text: str, rows: int) -> None:
         """Append ``rows`` lines already formatted as CSV and spreadsheet-safe (``safe_cell``), each ending in CRLF."""
         self._file.write(text)

@@ -14,7 +14,7 @@ import pytest
 from app.jobs import contacts_csv, imports
 from app.services import Services
 from app.storage import jobs as queries
-from app.storage.contacts import count_contacts, write_staged
+from app.storage.contacts import Written, count_contacts, write_staged
 from app.storage.jobs import NewFile
 from app.storage.models import FileRole, User
 from app.storage.users import list_users
@@ -313,3 +313,15 @@ def _detail(services: Services, viewer: User, job_id: int) -> dict[str, Any]:
     found = queries.get_job(services.engine, viewer=viewer, job_id=job_id)
     assert found is not None
     return found
+
+
+def test_result_lines_are_what_csv_writer_writes_and_spreadsheet_safe() -> None:
+    emails = ['ada@x.org', "o'hara@x.io", '=cmd@x.org', '+1@x.org', '-dash@x.org', 'josé@exämple.de', 'a{b}|c~d@x.org']
+    written = Written(range(2, 9), emails, [True, False, True, True, False, True, False], range(10, 17))
+    expected = io.StringIO(newline='')
+    writer = csv.writer(expected)
+    for line, email, created, contact_id in zip(written.lines, emails, written.created, written.ids, strict=True):
+        safe = "'" + email if email[0] in '=+-@' else email
+        writer.writerow([line, safe, 'created' if created else 'updated', contact_id])
+    assert imports.result_lines(written) == expected.getvalue()
+    assert imports.result_lines(Written([5], ['plain@x.org'], [True], [7])) == '5,plain@x.org,created,7\r\n'
