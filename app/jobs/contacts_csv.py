@@ -173,6 +173,9 @@ def count_lines(text: str) -> int:
     return ends + (not text.endswith(('\n', '\r')))
 
 
+_EMAIL_OF_ROW = operator.itemgetter(2)
+
+
 class _Checker:
     """The rules of ``check_record`` over whole blocks: the common block, plain lines of valid records, is checked
     by one compiled pattern per line and a few set operations; anything else goes record by record through the csv
@@ -186,7 +189,7 @@ class _Checker:
         self._header = True  # the first record is the header, which inspect_file mapped
         self._positions = layout.positions
         self._fast = fast_record(layout)
-        self._values = operator.itemgetter(*COLUMNS)
+        self._values = operator.methodcaller('group', *(self._fast.groupindex[name] for name in COLUMNS))
         self._staging = staging
         self._valid: list[StagedRow] = []
 
@@ -205,14 +208,15 @@ class _Checker:
         self.line += len(lines)
         if not self._header and all(matches):
             values: Iterator[tuple[str, str, str, str]] = map(self._values, cast('list[re.Match[str]]', matches))
-            names, emails, phones, companies = zip(*values, strict=True)
-            addresses = list(map(str.lower, emails))
+            rows = [
+                (number, name, email.lower(), phone or None, company or None)
+                for number, (name, email, phone, company) in enumerate(values, first)
+            ]
+            addresses = list(map(_EMAIL_OF_ROW, rows))
             if len(set(addresses)) == len(addresses) and self.seen.keys().isdisjoint(addresses):
-                numbers = range(first, first + len(lines))
-                self.seen.update(zip(addresses, numbers, strict=True))
-                self.summary.records += len(lines)
-                self._stage(zip(numbers, names, addresses, [p or None for p in phones],
-                                [c or None for c in companies], strict=True))  # fmt: skip
+                self.seen.update(zip(addresses, range(first, self.line), strict=True))
+                self.summary.records += len(rows)
+                self._stage(rows)
                 return
         for number, line, match in zip(range(first, self.line), lines, matches, strict=True):
             if match is not None and not self._header:

@@ -257,8 +257,8 @@ def result_lines(written: Written) -> str:
     emails: Iterable[str] = written.emails
     if any(map(_starts_formula, emails)):
         emails = [str(safe_cell(email)) for email in emails]
-    actions = map(ACTIONS.__getitem__, written.created)
-    return ''.join(map('{},{},{},{}\r\n'.format, written.lines, emails, actions, written.ids))
+    rows = zip(written.lines, emails, map(ACTIONS.__getitem__, written.created), written.ids, strict=True)
+    return ''.join([f'{line},{email},{action},{contact_id}\r\n' for line, email, action, contact_id in rows])
 
 
 def file_problem_report(message: str) -> bytes:

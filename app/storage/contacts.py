@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -205,16 +206,16 @@ def _upsert_staged(driver: sqlite3.Connection, span: dict[str, Any]) -> Written:
     # A new row's id is one above the highest so far, and the rows go in in line order: when every row was new,
     # the ids are before+1, before+2, ... in line order, and no join is needed to tell them.
     [(new, highest)] = driver.execute('SELECT count(*), max(id) FROM main.contact WHERE id > ?', (before,)).fetchall()
-    lines, emails = _columns(driver.execute(_STAGED_EMAILS, span).fetchall(), 2)
-    if new == len(lines) and highest == before + new:
+    emails = list(map(_FIRST, driver.execute(_STAGED_EMAILS, span).fetchall()))
+    if new == len(emails) and highest == before + new:
+        if len(emails) == span['last'] - span['first'] + 1:  # no line in between was rejected
+            lines: Sequence[int] = range(span['first'], span['last'] + 1)
+        else:
+            lines = list(map(_FIRST, driver.execute(_STAGED_LINES, span).fetchall()))
         return Written(lines, emails, [True] * new, range(before + 1, before + new + 1))
     span['before'] = before
-    lines, emails, created, ids = _columns(driver.execute(_STAGED_WRITTEN, span).fetchall(), 4)
-    return Written(lines, emails, created, ids)
-
-
-def _columns(rows: list[tuple[Any, ...]], width: int) -> tuple[Sequence[Any], ...]:
-    return tuple(zip(*rows, strict=True)) if rows else ((),) * width
+    rows = driver.execute(_STAGED_WRITTEN, span).fetchall()
+    return Written(*(zip(*rows, strict=True) if rows else ((), (), (), ())))
 
 
 _STAGED_UPSERT = f"""
@@ -223,7 +224,9 @@ _STAGED_UPSERT = f"""
     ORDER BY line
     {_UPDATE}
 """
-_STAGED_EMAILS = 'SELECT line, email FROM staging.valid WHERE line BETWEEN :first AND :last ORDER BY line'
+_STAGED_EMAILS = 'SELECT email FROM staging.valid WHERE line BETWEEN :first AND :last ORDER BY line'
+_STAGED_LINES = 'SELECT line FROM staging.valid WHERE line BETWEEN :first AND :last ORDER BY line'
+_FIRST = operator.itemgetter(0)
 _STAGED_WRITTEN = """
     SELECT v.line, v.email, c.id > :before, c.id
     FROM staging.valid AS v JOIN main.contact AS c ON c.email = v.email

@@ -116,9 +116,13 @@ def test_new_staged_contacts_get_the_ids_the_table_gave_them(engine: sa.Engine, 
     upsert_contacts(engine, contacts=[ContactData(f'Old {n}', f'old{n}@x.org') for n in range(5)])
     with engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM contact WHERE email IN ('old4@x.org', 'old1@x.org')"))
-    rows = [(line, f'New {line}', f'new{line}@x.org', None, None) for line in range(2, 3002)]
-    written = write_staged(engine, _stage(tmp_path / 'valid.db', rows), 2, 3001)
-    assert all(written.created) and len(written.ids) == 3000
+    every_line = [(line, f'New {line}', f'new{line}@x.org', None, None) for line in range(2, 3002)]
+    some_lines = [(line, f'Gap {line}', f'gap{line}@x.org', None, None) for line in range(5000, 8000, 3)]
+    contiguous = write_staged(engine, _stage(tmp_path / 'every.db', every_line), 2, 3001)
+    with_gaps = write_staged(engine, _stage(tmp_path / 'gaps.db', some_lines), 5000, 8000)
     with engine.connect() as connection:
-        table = dict(connection.execute(sa.text("SELECT email, id FROM contact WHERE email LIKE 'new%'")).all())
-    assert [table[email] for email in written.emails] == list(written.ids)
+        table = dict(connection.execute(sa.text('SELECT email, id FROM contact')).all())
+    for written, rows in ((contiguous, every_line), (with_gaps, some_lines)):
+        assert all(written.created) and list(written.lines) == [row[0] for row in rows]
+        assert list(written.emails) == [row[2] for row in rows]
+        assert list(written.ids) == [table[email] for email in written.emails]
