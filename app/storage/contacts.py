@@ -127,6 +127,9 @@ _STAGE = """INSERT INTO valid (line, name, email, phone, company)
     FROM json_each(?)"""
 
 
+_to_json = json.JSONEncoder(check_circular=False, separators=(',', ':')).encode  # plain tuples of str, int, None
+
+
 class Staging:
     """Validated contacts on their way to the contact table, in a staging SQLite file.
 
@@ -143,7 +146,7 @@ class Staging:
         self._loading: Future[Any] | None = None
 
     def add(self, rows: Sequence[StagedRow]) -> None:
-        data = json.dumps(rows)
+        data = _to_json(rows)
         self._wait()
         self._loading = self._loader.submit(self._connection.execute, _STAGE, (data,))
 
