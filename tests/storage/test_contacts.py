@@ -126,3 +126,14 @@ def test_new_staged_contacts_get_the_ids_the_table_gave_them(engine: sa.Engine, 
         assert all(written.created) and list(written.lines) == [row[0] for row in rows]
         assert list(written.emails) == [row[2] for row in rows]
         assert list(written.ids) == [table[email] for email in written.emails]
+
+
+def test_concurrent_staged_writes_of_the_same_emails_both_succeed(engine: sa.Engine, tmp_path: Path) -> None:
+    """Two imports of the same addresses at once: one creates, the other updates the same contacts."""
+    rows = [(line, f'Person {line}', f'p{line}@x.org', None, None) for line in range(2, 2002)]
+    stagings = [_stage(tmp_path / f'valid-{n}.db', rows) for n in range(2)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda staging: write_staged(engine, staging, 2, 2001), stagings))
+    assert list(results[0].ids) == list(results[1].ids)
+    assert sorted(sum(written.created) for written in results) == [0, 2000]
+    assert count_contacts(engine) == 2000
