@@ -9,12 +9,12 @@ import operator
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
 from app.jobs.reports import CsvReport
-from app.storage.contacts import StagedRow, Staging
+from app.storage.contacts import StagedRow
 
 COLUMNS = ('name', 'email', 'phone', 'company')
 REQUIRED = ('name', 'email')
@@ -44,7 +44,8 @@ _FAST_CELLS = {
 _OTHER_CELL = r'[^,"\r\n]*'
 
 Progress = Callable[[int, int], None]
-VALID_BATCH = 5000  # valid rows staged at a time, and written to the contact table at a time
+Sink = Callable[[list[StagedRow]], None]  # takes each batch of valid rows
+VALID_BATCH = 5000  # valid rows handed over at a time, and written to the contact table at a time
 
 MAX_REPORT_VALUE = 1000  # characters of a value copied into the error report; longer ones are cut, with a mark
 CUT_MARK = '…[cut]'
@@ -91,7 +92,6 @@ class Summary:
     records: int = 0  # non-blank data records
     rejected: int = 0
     problems: int = 0
-    batches: list[tuple[int, int]] = field(default_factory=list)  # first and last line of each staged batch
 
     @property
     def valid(self) -> int:
@@ -99,7 +99,9 @@ class Summary:
 
 
 def inspect_file(path: Path, *, limit: int, progress: Progress | None = None) -> Layout:
-    """Check size, binary data and UTF-8 in one streaming pass, then map the header; raises FileProblem.
+    """Check size, binary data and UTF-8 in one streaming pass, then map the header and look for a data row;
+    raises FileProblem. A file with quotes is also read through once by the csv module, so that a broken quote is
+    found here: rows are written while they are validated, and a file that cannot be read must write none.
 
     ``progress`` hears bytes read of the size after every chunk (it may raise to stop the pass).
     """
@@ -109,21 +111,32 @@ def inspect_file(path: Path, *, limit: int, progress: Progress | None = None) ->
         raise FileProblem('The uploaded file is missing from the file store') from None
     if size > limit:
         raise FileProblem(f'The file is larger than the limit of {limit // MB} MB')
-    lines = _check_text(path, progress or _ignore, size)
+    lines, quoted = _check_text(path, progress or _ignore, size)
     with open_text(path) as file:
-        for _line, cells in records(file):
-            return Layout(columns=map_header(cells), size=size, lines=lines, width=len(cells))
-    raise FileProblem('The file is empty')
+        read = records(file)
+        for _line, cells in read:
+            layout = Layout(columns=map_header(cells), size=size, lines=lines, width=len(cells))
+            break
+        else:
+            raise FileProblem('The file is empty')
+        rows = False
+        for _record in read:  # a file with quotes is read to its end: BadCsv at the first record it cannot read
+            rows = True
+            if not quoted:
+                break
+    if not rows:
+        raise FileProblem('The file has a header but no data rows')
+    return layout
 
 
-def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, progress: Progress) -> Summary:
-    """Check every record: valid ones are staged in ``valid`` (see ``Staging``), problems go to ``errors``.
+def validate_rows(path: Path, layout: Layout, *, valid: Sink, errors: Path, progress: Progress) -> Summary:
+    """Check every record: valid ones go to ``valid`` in batches of VALID_BATCH, problems go to ``errors``.
 
     Streams block by block, so memory stays flat however long the file is; only the e-mails seen so far are kept.
     ``progress`` hears the line reached after every block (it may raise to stop).
     """
-    staging, report = Staging(valid), CsvReport(errors, ERROR_HEADER)
-    checker = _Checker(layout, staging, report)
+    report = CsvReport(errors, ERROR_HEADER)
+    checker = _Checker(layout, valid, report)
     try:
         with open_text(path) as file:
             text, total = _Text(file), layout.lines
@@ -134,9 +147,6 @@ def validate_rows(path: Path, layout: Layout, *, valid: Path, errors: Path, prog
         checker.flush()
     finally:
         report.close()
-        staging.close()
-    if checker.summary.records == 0:
-        raise FileProblem('The file has a header but no data rows')
     return checker.summary
 
 
@@ -181,7 +191,7 @@ class _Checker:
     by one compiled pattern per line and a few set operations; anything else goes record by record through the csv
     module, which has the last word on what the file says."""
 
-    def __init__(self, layout: Layout, staging: Staging, report: CsvReport) -> None:
+    def __init__(self, layout: Layout, sink: Sink, report: CsvReport) -> None:
         self.summary = Summary()
         self.report = report
         self.line = 1  # the number of the next block's first line
@@ -190,7 +200,7 @@ class _Checker:
         self._positions = layout.positions
         self._fast = fast_record(layout)
         self._values = operator.methodcaller('group', *(self._fast.groupindex[name] for name in COLUMNS))
-        self._staging = staging
+        self._sink = sink
         self._valid: list[StagedRow] = []
 
     def block(self, block: str, text: _Text) -> None:
@@ -276,8 +286,7 @@ class _Checker:
             self._valid = []
 
     def _add(self, batch: list[StagedRow]) -> None:
-        self._staging.add(batch)
-        self.summary.batches.append((batch[0][0], batch[-1][0]))
+        self._sink(batch)
 
 
 def clip(value: str) -> str:
@@ -386,11 +395,12 @@ def _ignore(_done: int, _total: int) -> None:
     pass
 
 
-def _check_text(path: Path, progress: Progress, size: int) -> int:
-    """Reject NUL bytes and invalid UTF-8, chunk by chunk; returns the number of lines (for progress)."""
+def _check_text(path: Path, progress: Progress, size: int) -> tuple[int, bool]:
+    """Reject NUL bytes and invalid UTF-8, chunk by chunk; returns the number of lines (for progress) and whether
+    the file has a quote anywhere."""
     # The incremental decoder keeps a character cut in two by a chunk boundary until the next chunk completes it.
     decoder = codecs.getincrementaldecoder('utf-8')()
-    newlines, last, read = 0, b'', 0
+    newlines, last, read, quoted = 0, b'', 0, False
     with path.open('rb') as file:
         while chunk := file.read(CHUNK):
             if newlines == 0 and looks_utf16(chunk):
@@ -401,8 +411,9 @@ def _check_text(path: Path, progress: Progress, size: int) -> int:
                 raise FileProblem('The file contains binary data, not CSV text')
             _decode(decoder, chunk, newlines)
             newlines, last = newlines + chunk.count(b'\n'), chunk[-1:]
+            quoted = quoted or b'"' in chunk
     _decode(decoder, b'', newlines, final=True)
-    return newlines + (last != b'\n')
+    return newlines + (last != b'\n'), quoted
 
 
 def looks_utf16(start: bytes) -> bool:

@@ -83,7 +83,8 @@ class JobContext:
         self._progress_task: asyncio.Future[None] | None = None
         self._ended = False  # set by flush_progress: the job's row is about to be final, no later progress writes
         self.scale = ProgressScale()
-        self.step = ''  # the subtask under way (or the last one)
+        self.step = ''  # the subtask under way (or the last one); of several at once, the one that started last
+        self._running: list[str] = []  # the subtasks under way, in the order they started
         self._cancel = threading.Event()
         self.cancelled_by: str | None = None
         if cancelled_by is not None:
@@ -107,14 +108,17 @@ class JobContext:
         self.check_cancelled()
         subtask_id = await self._store.start_subtask(self.job, name)
         self.step = name
+        self._running.append(name)
         self.scale.enter(name)
         self._note_progress()  # the step's name and start reach the pages with the next write
         handle = SubtaskHandle()
         try:
             yield handle
         except BaseException as error:
+            self._running.remove(name)
             await self._store.finish_subtask(self.job, subtask_id, Status.FAILED, describe_error(error))
             raise
+        self._running.remove(name)
         if self.cancel_requested:  # the step under way when the cancel came is the one it stopped
             await self._store.finish_subtask(self.job, subtask_id, Status.FAILED, 'Cancelled')
             self.check_cancelled()
@@ -123,6 +127,11 @@ class JobContext:
         await self._store.finish_subtask(self.job, subtask_id, status, message)
         self.scale.leave(name)
         self._note_progress()
+
+    @property
+    def steps_shown(self) -> str:
+        """What people see as the step under way: the subtasks running, or the last one."""
+        return ', '.join(self._running) or self.step
 
     def plan(self, weights: Mapping[str, float]) -> None:
         """Declare the job's steps (subtask names) and their weights: progress then fills one scale for the job."""
@@ -143,11 +152,13 @@ class JobContext:
         if self._cancel.is_set():
             raise Cancelled(self.cancelled_by or 'unknown')
 
-    def progress(self, done: int, total: int) -> None:
-        """Report progress of the step under way (or of the job, without a plan); safe from any thread, written at
-        most every 250 ms. The job's percent never goes back."""
-        self._progress = (done, total)
-        self.scale.report(done, total)
+    def progress(self, done: int, total: int, step: str | None = None) -> None:
+        """Report progress of ``step`` (by default the step under way, or the job without a plan); safe from any
+        thread, written at most every 250 ms. The job's percent never goes back. Of steps running at the same time,
+        the counts shown are those of the one that started last."""
+        if step is None or step == self.step:
+            self._progress = (done, total)
+        self.scale.report(done, total, step)
         self._note_progress()
 
     def _note_progress(self) -> None:
@@ -171,7 +182,7 @@ class JobContext:
         self._last_progress = self._loop.time()
         done, total = self._progress
         await self._store.set_progress(
-            self.job, done, total, percent=self.scale.percent, eta=self.scale.eta(), step=self.step or None
+            self.job, done, total, percent=self.scale.percent, eta=self.scale.eta(), step=self.steps_shown or None
         )
 
     async def flush_progress(self) -> None:

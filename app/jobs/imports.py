@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import csv
 import functools
 import io
 import logging
 import operator
+import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, TypeVar
@@ -22,14 +24,16 @@ from app.jobs.contacts_csv import ERROR_HEADER, FileProblem, Summary
 from app.jobs.context import Cancelled, JobContext, describe_error
 from app.jobs.registry import JobType
 from app.jobs.reports import FORMULA_STARTS, CsvReport, quantity, safe_cell
-from app.storage.contacts import Written, write_staged
+from app.storage.contacts import StagedRow, Written, write_batch
 from app.storage.models import Category
 
 T = TypeVar('T')
 STOP_TIMEOUT = 30  # seconds a stopped worker thread gets to reach its next progress report
 RESULT_HEADER = ('line', 'email', 'action', 'contact_id')
-# The share of each step in the job's one progress scale (about the time each takes).
-STEPS = {'Read file': 8, 'Validate rows': 37, 'Write contacts': 53, 'Write reports': 2}
+# The share of each step in the job's one progress scale. Validate rows and Write contacts run at the same time.
+STEPS = {'Read file': 4, 'Validate rows': 48, 'Write contacts': 46, 'Write reports': 2}
+HANDOFF_DEPTH = 2  # validated batches waiting for the writer at most: memory stays flat however long the file
+WAKE = 0.1  # seconds a thread waiting on the other looks again whether that one stopped
 log = logging.getLogger('app.jobs')
 REFUSED = 'refused'  # job parameter: why the uploaded file was refused before it was stored
 NOT_CSV = 'The file is not a CSV file: choose a file whose name ends in .csv'
@@ -53,12 +57,16 @@ class Work:
         self.temps.append(path)
         return path
 
-    def progress(self, done: int, total: int) -> None:
+    def progress(self, done: int, total: int, step: str | None = None) -> None:
         """Progress from a worker thread, which is also where it learns that it should stop or was cancelled."""
         if self.stop.is_set():
             raise Stopped
         self.ctx.check_cancelled()
-        self.ctx.progress(done, total)
+        self.ctx.progress(done, total, step)
+
+    def progress_of(self, step: str) -> Callable[[int, int], None]:
+        """``progress`` for one of two steps that run at the same time."""
+        return functools.partial(self.progress, step=step)
 
     async def blocking(self, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``function`` in a worker thread; if the job is cancelled meanwhile, tell the thread to stop."""
@@ -75,6 +83,46 @@ class Work:
         concurrent.futures.wait(self.stopping, timeout=STOP_TIMEOUT)
         for path in self.temps:
             path.unlink(missing_ok=True)
+
+
+class Handoff:
+    """Batches of valid rows on their way from validation (one thread) to the writer (another), a few at a time."""
+
+    def __init__(self, depth: int = HANDOFF_DEPTH) -> None:
+        self._queue: queue.Queue[list[StagedRow] | None] = queue.Queue(depth)
+        self._closed = threading.Event()
+        self._abandoned = threading.Event()
+
+    def put(self, batch: list[StagedRow]) -> None:
+        """Hand a batch over; waits while the writer is behind, unless it stopped."""
+        while not self._abandoned.is_set():
+            try:
+                self._queue.put(batch, timeout=WAKE)
+                return
+            except queue.Full:
+                continue
+
+    def close(self) -> None:
+        """Validation ended, however it ended: the writer finishes what it was handed and stops."""
+        self._closed.set()
+        with contextlib.suppress(queue.Full):  # then the writer finds the flag once it has taken the rest
+            self._queue.put_nowait(None)
+
+    def abandon(self) -> None:
+        """The writer stopped (failed or cancelled): validation goes on without waiting for it."""
+        self._abandoned.set()
+
+    def __iter__(self) -> Iterator[list[StagedRow]]:
+        while True:
+            try:
+                batch = self._queue.get(timeout=WAKE)
+            except queue.Empty:
+                if self._closed.is_set() and self._queue.empty():
+                    return
+                continue
+            if batch is None:
+                return
+            yield batch
 
 
 async def run_contacts_import(ctx: JobContext) -> None:
@@ -109,18 +157,17 @@ async def _refuse(ctx: JobContext, stem: str, reason: str) -> None:
 
 
 async def _import(ctx: JobContext, work: Work, source: Path, stem: str) -> None:
-    valid, errors, result = work.temp(), work.temp(), work.temp()
+    errors, result = work.temp(), work.temp()
     ctx.plan(STEPS)
     try:
-        await _steps(ctx, work, source, stem, valid=valid, errors=errors, result=result)
+        await _steps(ctx, work, source, stem, errors=errors, result=result)
     except Cancelled:
         # What the import got through stays: the rows written, and the reports of the rows it read.
         await _keep_partial_reports(ctx, stem, errors=errors, result=result)
         raise
 
 
-async def _steps(ctx: JobContext, work: Work, source: Path, stem: str, *, valid: Path, errors: Path,
-                 result: Path) -> None:  # fmt: skip
+async def _steps(ctx: JobContext, work: Work, source: Path, stem: str, *, errors: Path, result: Path) -> None:
     try:
         async with ctx.subtask('Read file') as step:
             layout = await work.blocking(
@@ -128,42 +175,11 @@ async def _steps(ctx: JobContext, work: Work, source: Path, stem: str, *, valid:
             )
             step.message = f'{layout.size:,} bytes; columns: {", ".join(layout.columns)}'
             ctx.log(f'Read {layout.size:,} bytes, about {layout.lines:,} lines; columns: {", ".join(layout.columns)}')
-        async with ctx.subtask('Validate rows') as step:
-            summary = await work.blocking(
-                contacts_csv.validate_rows, source, layout, valid=valid, errors=errors, progress=work.progress
-            )
-            if summary.rejected:
-                step.fail(rejected_message(summary))
-            else:
-                step.message = f'{quantity(summary.records, "row")} valid'
-            ctx.log(f'{summary.records:,} rows read: {summary.valid:,} valid, {summary.rejected:,} rejected')
+        summary, write_error = await _validate_and_write(ctx, work, source, layout, errors=errors, result=result)
     except FileProblem as problem:  # the subtask it came from is already marked Failed with it
         ctx.log(str(problem), 'error')
         await _report_file_problem(ctx, stem, str(problem))
         return
-
-    write_error: str | None = None
-    async with ctx.subtask('Write contacts') as step:
-        try:
-            created, updated = await work.blocking(
-                write_contacts,
-                ctx.engine,
-                valid,
-                result,
-                batches=summary.batches,
-                total=summary.valid,
-                progress=work.progress,
-                log=ctx.log,
-            )
-            step.message = f'{created:,} created, {updated:,} updated'
-            ctx.log(f'Contacts written: {step.message}')
-        except Cancelled:
-            raise
-        except Exception as error:  # what was committed stays; the reports still tell what happened
-            log.exception('job %s: writing contacts failed', ctx.job_id)
-            write_error = f'Writing contacts failed: {describe_error(error)}'
-            ctx.log(write_error, 'error')
-            step.fail(write_error)
 
     async with ctx.subtask('Write reports') as step:
         names = [f'{stem}-result.csv']
@@ -177,6 +193,81 @@ async def _steps(ctx: JobContext, work: Work, source: Path, stem: str, *, valid:
         ctx.fail(write_error)
     elif summary.rejected:
         ctx.fail(rejected_message(summary))
+
+
+async def _validate_and_write(ctx: JobContext, work: Work, source: Path, layout: contacts_csv.Layout, *,
+                              errors: Path, result: Path) -> tuple[Summary, str | None]:  # fmt: skip
+    """Validate rows and Write contacts at once, in two threads: a batch is written while the next ones are
+    validated (the databases do their part without the GIL). Read file has found any problem of the whole file,
+    so a row written is never undone by one. Returns the validation's summary and why writing failed, if it did."""
+    handoff = Handoff()
+    validating = asyncio.Event()  # set once Validate rows is under way: Write contacts starts after it
+
+    async def validate() -> Summary:
+        try:
+            async with ctx.subtask('Validate rows') as step:
+                validating.set()
+                summary = await work.blocking(
+                    _validate_and_hand_over, source, layout, handoff, errors=errors,
+                    progress=work.progress_of('Validate rows'),
+                )  # fmt: skip
+                if summary.rejected:
+                    step.fail(rejected_message(summary))
+                else:
+                    step.message = f'{quantity(summary.records, "row")} valid'
+                ctx.log(f'{summary.records:,} rows read: {summary.valid:,} valid, {summary.rejected:,} rejected')
+            return summary
+        finally:
+            validating.set()
+            handoff.close()  # also when validation never started: the writer does not wait for it
+
+    async def write() -> str | None:
+        await validating.wait()
+        try:
+            async with ctx.subtask('Write contacts') as step:
+                try:
+                    created, updated = await work.blocking(
+                        _write_handed_over, ctx.engine, handoff, result, expected=max(layout.lines - 1, 1),
+                        progress=work.progress_of('Write contacts'), log=ctx.log,
+                    )  # fmt: skip
+                    step.message = f'{created:,} created, {updated:,} updated'
+                    ctx.log(f'Contacts written: {step.message}')
+                except Cancelled:
+                    raise
+                except Exception as error:  # what was committed stays; the reports still tell what happened
+                    log.exception('job %s: writing contacts failed', ctx.job_id)
+                    write_error = f'Writing contacts failed: {describe_error(error)}'
+                    ctx.log(write_error, 'error')
+                    step.fail(write_error)
+                    return write_error
+            return None
+        finally:
+            handoff.abandon()  # also when writing never started: validation does not wait for it
+
+    # Both run to their end before anything is raised: a cancel stops both, and the partial reports are kept only
+    # once neither thread writes them any more.
+    outcomes = await asyncio.gather(validate(), write(), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    summary, write_error = outcomes
+    assert isinstance(summary, Summary)
+    return summary, write_error if isinstance(write_error, str) else None
+
+
+def _validate_and_hand_over(source: Path, layout: contacts_csv.Layout, handoff: Handoff, *, errors: Path,
+                            progress: Callable[[int, int], None]) -> Summary:  # fmt: skip
+    try:
+        return contacts_csv.validate_rows(source, layout, valid=handoff.put, errors=errors, progress=progress)
+    finally:
+        handoff.close()
+
+
+def _write_handed_over(engine: sa.Engine, handoff: Handoff, result: Path, **kwargs: Any) -> tuple[int, int]:
+    try:
+        return write_contacts(engine, handoff, result, **kwargs)
+    finally:
+        handoff.abandon()
 
 
 async def _keep_partial_reports(ctx: JobContext, stem: str, *, errors: Path, result: Path) -> None:
@@ -216,32 +307,32 @@ def rejected_message(summary: Summary) -> str:
 
 def write_contacts(
     engine: sa.Engine,
-    valid: Path,
+    batches: Iterable[list[StagedRow]],
     result: Path,
     *,
-    batches: Sequence[tuple[int, int]],
-    total: int,
+    expected: int,
     progress: Callable[[int, int], None],
     log: Callable[[str], None] = lambda _message: None,
 ) -> tuple[int, int]:
-    """Upsert the staged rows, one transaction per batch (its first and last line), listing each in ``result``;
+    """Create or update each batch of valid rows in a transaction of its own, listing each row in ``result``;
     returns (created, updated).
 
-    ``progress`` is called after each committed batch (once its rows are in ``result``); it may raise to stop.
+    ``progress`` hears the rows written of about ``expected`` after each batch (once its rows are in ``result``);
+    it may raise to stop.
     """
     created = done = 0
-    progress(0, total)
+    progress(0, expected)
     report = CsvReport(result, RESULT_HEADER)
     try:
-        for first, last in batches:
-            written = write_staged(engine, valid, first, last)
+        for batch in batches:
+            written = write_batch(engine, batch)
             report.write_plain(result_lines(written), len(written.lines))
             batch_created = sum(written.created)
             created += batch_created
             done += len(written.lines)
-            log(f'Wrote rows {done - len(written.lines) + 1:,}-{done:,} of {total:,}: {batch_created:,} created, '
+            log(f'Wrote rows {done - len(written.lines) + 1:,}-{done:,}: {batch_created:,} created, '
                 f'{len(written.lines) - batch_created:,} updated')  # fmt: skip
-            progress(done, total)
+            progress(done, max(expected, done))
     finally:
         report.close()
     return created, done - created

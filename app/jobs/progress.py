@@ -1,8 +1,9 @@
 """One progress scale per job: steps map their own progress onto the job's percent, which never goes back.
 
 A handler may declare its steps' weights (``ctx.plan``); each step's ``done of total`` then fills that step's share
-of the job. Without a plan, ``done of total`` is the job's own fraction. The ETA comes from the rate observed since
-the first report. Pure bookkeeping (no I/O, any thread): the context decides when to write it.
+of the job (steps that run at the same time each fill their own). Without a plan, ``done of total`` is the job's
+own fraction. The ETA comes from the rate observed since the first report. Pure bookkeeping (no I/O, any thread):
+the context decides when to write it.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ class ProgressScale:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._spans: dict[str, tuple[float, float]] = {}
-        self._span = (0.0, 100.0)  # the share of the job the step under way fills
+        self._shares: dict[str, float] = {}  # planned step -> its share of the job, in percent
+        self._filled: dict[str, float] = {}  # planned step -> the fraction of its share done
+        self._running: list[str] = []  # steps entered and not yet left, in the order they started
         self.percent = 0.0
         self._start: tuple[float, float] | None = None  # (time, percent) of the first report
         self.reported = False
@@ -27,34 +29,44 @@ class ProgressScale:
     def plan(self, weights: Mapping[str, float]) -> None:
         """Declare the job's steps (subtask names, in order) and their relative weights."""
         total = sum(weights.values()) or 1.0
-        start = 0.0
         with self._lock:
-            self._spans.clear()
-            for name, weight in weights.items():
-                share = 100.0 * weight / total
-                self._spans[name] = (start, start + share)
-                start += share
-            self._span = (0.0, 0.0)
+            self._shares = {name: 100.0 * weight / total for name, weight in weights.items()}
+            self._filled = dict.fromkeys(self._shares, 0.0)
 
     def enter(self, step: str) -> None:
-        """A step starts: its reports fill its share (an unplanned step of a planned job moves nothing)."""
+        """A step starts: the planned steps before it that are not still running count as done (an unplanned step
+        of a planned job moves nothing). Steps may overlap: each fills its own share."""
         with self._lock:
-            if self._spans:
-                self._span = self._spans.get(step, (self.percent, self.percent))
-                self._raise(self._span[0])
+            self._running.append(step)
+            if step in self._shares:
+                for name in self._shares:
+                    if name == step:
+                        break
+                    if name not in self._running:
+                        self._filled[name] = 1.0
+                self._raise_to_filled()
 
     def leave(self, step: str) -> None:
-        """A step ended: the job is at least at the end of its share."""
+        """A step ended: its share is full."""
         with self._lock:
-            if step in self._spans:
-                self._raise(self._spans[step][1])
+            if step in self._running:
+                self._running.remove(step)
+            if step in self._shares:
+                self._filled[step] = 1.0
+                self._raise_to_filled()
 
-    def report(self, done: int, total: int) -> float:
-        """The step (or job) did ``done`` of ``total``; returns the job's percent."""
+    def report(self, done: int, total: int, step: str | None = None) -> float:
+        """``step`` (by default the one that started last) did ``done`` of ``total``; returns the job's percent.
+        Without a plan, this is the job's own fraction."""
         fraction = min(max(done / total, 0.0), 1.0) if total > 0 else 0.0
         with self._lock:
-            start, end = self._span
-            self._raise(start + (end - start) * fraction)
+            if not self._shares:
+                self._raise(100.0 * fraction)
+                return self.percent
+            name = step if step is not None else (self._running[-1] if self._running else '')
+            if name in self._shares:
+                self._filled[name] = max(self._filled[name], fraction)
+            self._raise_to_filled()
             return self.percent
 
     def eta(self) -> float | None:
@@ -68,6 +80,9 @@ class ProgressScale:
                 return None
             elapsed = self._clock() - started_at
             return round(max(0.0, (100.0 - self.percent) * elapsed / gained), 1)
+
+    def _raise_to_filled(self) -> None:
+        self._raise(sum(share * self._filled[name] for name, share in self._shares.items()))
 
     def _raise(self, percent: float) -> None:
         percent = min(percent, 100.0)

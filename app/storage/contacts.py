@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import operator
 import sqlite3
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import closing
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -118,122 +114,71 @@ class Written(NamedTuple):
     ids: Sequence[int]
 
 
-# Validated contacts wait in an SQLite file of their own (a job's temp file), keyed by the line each came from.
-_STAGING_SCHEMA = """CREATE TABLE valid (
-    line INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, phone TEXT, company TEXT)"""
-_STAGE = """INSERT INTO valid (line, name, email, phone, company)
-    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-           json_extract(value, '$[3]'), json_extract(value, '$[4]')
-    FROM json_each(?)"""
-
-
 _to_json = json.JSONEncoder(check_circular=False, separators=(',', ':')).encode  # plain tuples of str, int, None
 
 
-class Staging:
-    """Validated contacts on their way to the contact table, in a staging SQLite file.
-
-    Each batch goes in as one JSON text that SQLite loads in a thread of its own: it releases the GIL while it
-    works, so the caller (validation) goes on meanwhile. One batch is in flight at a time, so memory stays flat.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._connection.execute('PRAGMA journal_mode=OFF')  # a scratch file: nothing to recover after a crash
-        self._connection.execute('PRAGMA synchronous=OFF')
-        self._connection.execute(_STAGING_SCHEMA)
-        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix='staging')
-        self._loading: Future[Any] | None = None
-
-    def add(self, rows: Sequence[StagedRow]) -> None:
-        data = _to_json(rows)
-        self._wait()
-        self._loading = self._loader.submit(self._connection.execute, _STAGE, (data,))
-
-    def close(self) -> None:
-        """Wait for the last batch (its error, if any, is raised here) and close the file."""
-        try:
-            self._wait()
-        finally:
-            self._loader.shutdown()
-            self._connection.close()
-
-    def _wait(self) -> None:
-        if self._loading is not None:
-            loading, self._loading = self._loading, None
-            loading.result()
-
-
-def staged_contacts(staging: Path, first: int, last: int) -> list[StagedRow]:
-    """The staged contacts from line ``first`` to ``last``, in line order."""
-    with closing(sqlite3.connect(f'{staging.as_uri()}?mode=ro', uri=True)) as connection:
-        return connection.execute(
-            'SELECT line, name, email, phone, company FROM valid WHERE line BETWEEN ? AND ? ORDER BY line',
-            (first, last),
-        ).fetchall()
-
-
-def write_staged(engine: sa.Engine, staging: Path, first: int, last: int) -> Written:
-    """Create or update the staged contacts from line ``first`` to ``last`` in one transaction."""
+def write_batch(engine: sa.Engine, rows: Sequence[StagedRow]) -> Written:
+    """Create or update a batch of validated contacts (e-mails unique within it), in line order."""
+    if not rows:
+        return Written((), (), (), ())
     if engine.dialect.name == 'sqlite':
-        return _write_staged_sqlite(engine, staging, first, last)
-    rows = staged_contacts(staging, first, last)  # PostgreSQL: they travel as arrays (see _upsert_postgresql)
-    outcomes = upsert_contacts(engine, contacts=[row[1:] for row in rows])
-    ids, created = zip(*outcomes, strict=True) if outcomes else ((), ())
+        return _write_batch_sqlite(engine, rows)
+    outcomes = upsert_contacts(engine, contacts=[row[1:] for row in rows])  # PostgreSQL: arrays, see above
+    ids, created = zip(*outcomes, strict=True)
     return Written([row[0] for row in rows], [row[2] for row in rows], created, ids)
 
 
-def _write_staged_sqlite(engine: sa.Engine, staging: Path, first: int, last: int) -> Written:
-    """Straight from the staging file into the table: no contact passes through Python on its way in."""
+def _write_batch_sqlite(engine: sa.Engine, rows: Sequence[StagedRow]) -> Written:
+    """The common batch, all new contacts, is one statement: SQLite parses the batch and inserts it without the
+    GIL, so validation goes on meanwhile. Each call that returns to Python waits for the GIL, so there are few."""
     now = _SQLITE_TIME(UTCDateTime().process_bind_param(utcnow(), engine.dialect))
+    data = _to_json(rows)
+    lines, emails = [row[0] for row in rows], [row[2] for row in rows]
     with engine.connect() as connection:
         driver = connection.connection.driver_connection
         assert isinstance(driver, sqlite3.Connection)
-        driver.execute('ATTACH DATABASE ? AS staging', (str(staging),))
+        level, driver.isolation_level = driver.isolation_level, None  # no implicit BEGIN: one call less
+        cursor = driver.cursor()
         try:
-            driver.execute('BEGIN IMMEDIATE')  # no other writer between reading the highest id and the upsert
+            # Autocommit: one statement is its own transaction. New rows take ids one above the highest so far, in
+            # order, and nothing else writes meanwhile: when all of them are new, the last id tells every id.
+            cursor.execute(_INSERT_NEW, {'rows': data, 'now': now})
+            inserted, last = cursor.rowcount, cursor.lastrowid or 0
+            if inserted == len(rows):
+                return Written(lines, emails, [True] * inserted, range(last - inserted + 1, last + 1))
+            # Some already existed: update those (and, harmlessly, the new ones with what they hold), then read
+            # every id back in one value. The rows this batch inserted have the ids just below ``last``.
+            driver.execute('BEGIN IMMEDIATE')
             try:
-                written = _upsert_staged(driver, {'first': first, 'last': last, 'now': now})
+                cursor.execute(_UPSERT_BATCH, {'rows': data, 'now': now})
+                [(ids_json,)] = cursor.execute(_BATCH_IDS, {'rows': data}).fetchall()
                 driver.commit()
             except BaseException:
                 driver.rollback()
                 raise
         finally:
-            driver.execute('DETACH DATABASE staging')
-    return written
+            cursor.close()
+            driver.isolation_level = level
+    ids = [contact_id for _place, contact_id in sorted(json.loads(ids_json))]
+    if len(ids) != len(rows):
+        raise RuntimeError(f'{len(rows) - len(ids)} contacts of the batch are missing after writing it')
+    created = [last - inserted < contact_id <= last for contact_id in ids] if inserted else [False] * len(ids)
+    return Written(lines, emails, created, ids)
 
 
-def _upsert_staged(driver: sqlite3.Connection, span: dict[str, Any]) -> Written:
-    [(before,)] = driver.execute('SELECT coalesce(max(id), 0) FROM main.contact').fetchall()
-    driver.execute(_STAGED_UPSERT, span)
-    # A new row's id is one above the highest so far, and the rows go in in line order: when every row was new,
-    # the ids are before+1, before+2, ... in line order, and no join is needed to tell them.
-    [(new, highest)] = driver.execute('SELECT count(*), max(id) FROM main.contact WHERE id > ?', (before,)).fetchall()
-    emails = list(map(_FIRST, driver.execute(_STAGED_EMAILS, span).fetchall()))
-    if new == len(emails) and highest == before + new:
-        if len(emails) == span['last'] - span['first'] + 1:  # no line in between was rejected
-            lines: Sequence[int] = range(span['first'], span['last'] + 1)
-        else:
-            lines = list(map(_FIRST, driver.execute(_STAGED_LINES, span).fetchall()))
-        return Written(lines, emails, [True] * new, range(before + 1, before + new + 1))
-    span['before'] = before
-    rows = driver.execute(_STAGED_WRITTEN, span).fetchall()
-    return Written(*(zip(*rows, strict=True) if rows else ((), (), (), ())))
-
-
-_STAGED_UPSERT = f"""
-    INSERT INTO main.contact (name, email, phone, company, created_at, updated_at)
-    SELECT name, email, phone, company, :now, :now FROM staging.valid WHERE line BETWEEN :first AND :last
-    ORDER BY line
-    {_UPDATE}
+# A batch travels as one JSON text of StagedRow arrays: [line, name, email, phone, company].
+_BATCH_ROWS = """
+    INSERT INTO contact (name, email, phone, company, created_at, updated_at)
+    SELECT json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+           json_extract(value, '$[4]'), :now, :now
+    FROM json_each(:rows) WHERE true
 """
-_STAGED_EMAILS = 'SELECT email FROM staging.valid WHERE line BETWEEN :first AND :last ORDER BY line'
-_STAGED_LINES = 'SELECT line FROM staging.valid WHERE line BETWEEN :first AND :last ORDER BY line'
-_FIRST = operator.itemgetter(0)
-_STAGED_WRITTEN = """
-    SELECT v.line, v.email, c.id > :before, c.id
-    FROM staging.valid AS v JOIN main.contact AS c ON c.email = v.email
-    WHERE v.line BETWEEN :first AND :last ORDER BY v.line
+_INSERT_NEW = f'{_BATCH_ROWS} ON CONFLICT (email) DO NOTHING'
+_UPSERT_BATCH = f'{_BATCH_ROWS} {_UPDATE}'
+# Each row's place in the batch and its id, as one JSON array: one row through Python, not one per contact.
+_BATCH_IDS = """
+    SELECT json_group_array(json_array(b.key, c.id))
+    FROM json_each(:rows) AS b JOIN contact AS c ON c.email = json_extract(b.value, '$[2]')
 """
 
 

@@ -19,7 +19,7 @@ from app.jobs.contacts_csv import (
     map_header,
     records,
 )
-from app.storage.contacts import staged_contacts
+from app.storage.contacts import StagedRow
 
 
 def problems(**values: str) -> list[tuple[str, str]]:
@@ -119,21 +119,42 @@ def test_utf8_split_across_chunks_is_fine_but_a_bad_byte_is_located(
         inspect_file(truncated, limit=1000)
 
 
+def test_whole_file_problems_are_found_before_any_row_is_validated(tmp_path: Path) -> None:
+    # Rows are written while they are validated, so what makes a whole file unreadable must show in the first pass.
+    late_quote = tmp_path / 'late.csv'
+    late_quote.write_text('name,email\n' + ''.join(f'P{n},p{n}@x.org\n' for n in range(20_000)) + '"Bad,bad@x.org\n')
+    with pytest.raises(FileProblem, match=r'unexpected end of data \(in the record starting on line 20002\)'):
+        inspect_file(late_quote, limit=10**7)
+    stray_quote = tmp_path / 'stray.csv'
+    stray_quote.write_text('name,email\n"Ada" Lovelace,ada@x.org\n')
+    with pytest.raises(FileProblem, match=r'not valid CSV: .* \(in the record starting on line 2\)'):
+        inspect_file(stray_quote, limit=1000)
+    header_only = tmp_path / 'header.csv'
+    header_only.write_text('name,email\n\n,\n')
+    with pytest.raises(FileProblem, match='The file has a header but no data rows'):
+        inspect_file(header_only, limit=1000)
+    quoted = tmp_path / 'quoted.csv'
+    quoted.write_text('name,email\n"Cole, Jr.",cole@x.org\n"Multi\nline",m@x.org\n')
+    assert inspect_file(quoted, limit=1000).columns == {'name': 0, 'email': 1}
+
+
 def test_validation_streams_rows_and_reports_progress(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(contacts_csv, 'BLOCK', 100)  # about six lines a block
+    monkeypatch.setattr(contacts_csv, 'VALID_BATCH', 10)
     source = tmp_path / 'many.csv'
     source.write_text('name,email\n' + ''.join(f'P{n},p{n}@x.org\n' for n in range(25)) + ',\n,nobody\n')
-    valid, errors = tmp_path / 'valid.db', tmp_path / 'errors.csv'
+    errors = tmp_path / 'errors.csv'
     calls: list[tuple[int, int]] = []
+    batches: list[list[StagedRow]] = []
     summary = contacts_csv.validate_rows(
-        source, inspect_file(source, limit=10_000), valid=valid, errors=errors, progress=lambda *a: calls.append(a)
-    )
+        source, inspect_file(source, limit=10_000), valid=batches.append, errors=errors,
+        progress=lambda *a: calls.append(a),
+    )  # fmt: skip
     assert (summary.records, summary.rejected, summary.problems, summary.valid) == (26, 1, 2, 25)
     assert len(calls) >= 4 and calls == sorted(calls) and calls[-1] == (28, 28)  # block by block, to the end
-    assert summary.batches == [(2, 26)]
-    staged = staged_contacts(valid, 2, 26)
-    assert [row[0] for row in staged] == list(range(2, 27))
-    assert staged[:2] == [(2, 'P0', 'p0@x.org', None, None), (3, 'P1', 'p1@x.org', None, None)]
+    assert [len(batch) for batch in batches] == [10, 10, 5]  # handed over in batches, the rest at the end
+    assert [row[0] for batch in batches for row in batch] == list(range(2, 27))
+    assert batches[0][:2] == [(2, 'P0', 'p0@x.org', None, None), (3, 'P1', 'p1@x.org', None, None)]
     assert errors.read_text().splitlines() == [
         'line,column,value,error',
         '28,name,,Name is required',
@@ -185,9 +206,10 @@ def test_block_validation_reads_the_file_as_the_csv_module_does(
     plain = [f'P{n},p{n}@x.org,555 {n:04},Co {n}' for n in range(40)]
     lines = ['Name,Email,Phone,Company', *plain[:20], *TRICKY, *plain[20:], *TRICKY[:3]]
     source.write_bytes(newline.join(lines).encode() + newline.encode())
-    valid, errors = tmp_path / 'valid.db', tmp_path / 'errors.csv'
+    errors = tmp_path / 'errors.csv'
     layout = inspect_file(source, limit=10**6)
-    summary = contacts_csv.validate_rows(source, layout, valid=valid, errors=errors, progress=lambda *a: None)
+    batches: list[list[StagedRow]] = []
+    summary = contacts_csv.validate_rows(source, layout, valid=batches.append, errors=errors, progress=lambda *a: None)
 
     # The reference: every record through the csv module and check_record, one at a time.
     seen: dict[str, int] = {}
@@ -204,7 +226,7 @@ def test_block_validation_reads_the_file_as_the_csv_module_does(
                 name, email, phone, company = values
                 expected_valid.append((line, name, email.lower(), phone or None, company or None))
     assert summary.records == records_count
-    assert staged_contacts(valid, 0, 10**9) == expected_valid
+    assert [row for batch in batches for row in batch] == expected_valid
     with errors.open(newline='', encoding='utf-8') as file:
         reported = list(csv.reader(file))[1:]
     assert [row[:2] + row[3:] for row in reported] == [
@@ -234,9 +256,11 @@ def test_binary_data_is_still_called_binary(tmp_path: Path) -> None:
 def test_a_huge_rejected_value_is_cut_in_the_error_report(tmp_path: Path) -> None:
     source = tmp_path / 'huge.csv'
     source.write_text('name,email\n' + 'N' * 5_000_000 + ',huge@x.org\nOk,ok@x.org\n')
-    valid, errors = tmp_path / 'valid.csv', tmp_path / 'errors.csv'
-    contacts_csv.validate_rows(source, inspect_file(source, limit=10 * 2**20), valid=valid, errors=errors,
+    errors = tmp_path / 'errors.csv'
+    valid: list[list[StagedRow]] = []
+    contacts_csv.validate_rows(source, inspect_file(source, limit=10 * 2**20), valid=valid.append, errors=errors,
                                progress=lambda *a: None)  # fmt: skip
+    assert valid == [[(3, 'Ok', 'ok@x.org', None, None)]]
     line, column, value, error = errors.read_text().splitlines()[1].split(',')
     assert (line, column, error) == ('2', 'name', 'Name is longer than 200 characters')
     assert value == 'N' * contacts_csv.MAX_REPORT_VALUE + '…[cut]'

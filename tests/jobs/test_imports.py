@@ -14,7 +14,7 @@ import pytest
 from app.jobs import contacts_csv, imports
 from app.services import Services
 from app.storage import jobs as queries
-from app.storage.contacts import Written, count_contacts, write_staged
+from app.storage.contacts import Written, count_contacts, write_batch
 from app.storage.jobs import NewFile
 from app.storage.models import FileRole, User
 from app.storage.users import list_users
@@ -154,7 +154,7 @@ UNREADABLE = [
      'The file is not UTF-8 text (invalid byte on line 2): save it as "CSV UTF-8"'),
     ('empty', b'', 'Read file', 'The file is empty'),
     ('blank', b'\xef\xbb\xbf\r\n \n', 'Read file', 'The file is empty'),
-    ('header only', b'name,email,phone\n\n', 'Validate rows', 'The file has a header but no data rows'),
+    ('header only', b'name,email,phone\n\n', 'Read file', 'The file has a header but no data rows'),
     ('no header', b'Ada,ada@x.org\nBob,bob@x.org\n', 'Read file',
      'The file has no header row: its first line must name the columns, e.g. name,email,phone'),
     ('no email', b'name,phone\nAda,1234567\n', 'Read file', 'The header has no "email" column'),
@@ -164,8 +164,10 @@ UNREADABLE = [
     ('twice', b'name,email,Email\nAda,a@x.org,b@x.org\n', 'Read file',
      'The header names the column "email" more than once'),
     ('binary', b'PK\x03\x04\x14\x00\x06\x00binary', 'Read file', 'The file contains binary data, not CSV text'),
-    ('unclosed quote', b'name,email\nAda,ada@x.org\n"Bob,bob@x.org\n', 'Validate rows',
+    ('unclosed quote', b'name,email\nAda,ada@x.org\n"Bob,bob@x.org\n', 'Read file',
      'The file is not valid CSV: unexpected end of data (in the record starting on line 3)'),
+    ('late quote', b'name,email\n' + b''.join(b'P%d,p%d@x.org\n' % (n, n) for n in range(12_000)) + b'"B,b@x.org\n',
+     'Read file', 'The file is not valid CSV: unexpected end of data (in the record starting on line 12002)'),
 ]  # fmt: skip
 
 
@@ -260,14 +262,14 @@ async def test_database_failure_keeps_written_batches_and_still_reports(
 ) -> None:
     calls: list[int] = []
 
-    def flaky_write(engine: Any, staging: Any, first: int, last: int) -> Any:
-        calls.append(last - first + 1)
+    def flaky_write(engine: Any, rows: Any) -> Any:
+        calls.append(len(rows))
         if len(calls) == 2:
             raise RuntimeError('database is locked')
-        return write_staged(engine, staging, first, last)
+        return write_batch(engine, rows)
 
     monkeypatch.setattr(contacts_csv, 'VALID_BATCH', 2)
-    monkeypatch.setattr(imports, 'write_staged', flaky_write)
+    monkeypatch.setattr(imports, 'write_batch', flaky_write)
     run = await run_import(sqlite_services, b'name,email\nA,a@x.org\nB,b@x.org\nC,c@x.org\n')
     assert run.detail['error'] == 'Writing contacts failed: database is locked'
     assert run.subtasks[2:] == [

@@ -44,8 +44,8 @@ def cancel_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     plan: dict[str, Any] = {'step': None, 'after': 1, 'calls': 0, 'engine': None}
     original = JobContext.progress
 
-    def progress(self: JobContext, done: int, total: int) -> None:
-        if plan['step'] == self.step and not self.cancel_requested:
+    def progress(self: JobContext, done: int, total: int, step: str | None = None) -> None:
+        if plan['step'] == (step or self.step) and not self.cancel_requested:
             plan['calls'] += 1
             if plan['calls'] >= plan['after']:
                 admin = next(u for u in _users(self) if u.is_admin and u.username == 'admin')
@@ -53,7 +53,7 @@ def cancel_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
                 deadline = time.monotonic() + 5
                 while not self.cancel_requested and time.monotonic() < deadline:  # a worker thread: may wait
                     time.sleep(0.02)
-        original(self, done, total)
+        original(self, done, total, step)
 
     monkeypatch.setattr(JobContext, 'progress', progress)
     yield plan
@@ -79,23 +79,24 @@ async def test_cancelling_an_import_in_each_phase_keeps_what_it_got_through(
     run = await run_import(services, contacts_csv_bytes(300), 'people.csv')
     assert (run.detail['status'], run.detail['error']) == ('failed', 'Cancelled by admin')
     assert run.detail['cancelled_by'] == 'admin'
-    steps = ['Read file', 'Validate rows', 'Write contacts']
-    done = steps[: steps.index(step)]
-    assert [name for name, *_ in subtasks(run.detail)] == [*done, step]  # later steps never started
-    assert subtasks(run.detail)[-1][1:] == ('failed', 'Cancelled')
-    assert all(status in ('completed', 'failed') for _, status, _ in subtasks(run.detail)[:-1])
+    steps = subtasks(run.detail)
+    names = [name for name, *_ in steps]
+    # Validate rows and Write contacts run at the same time: whichever of them was under way is Cancelled too.
+    assert names == ['Read file', 'Validate rows', 'Write contacts'][: len(names)]  # Write reports never started
+    assert steps[names.index(step)][1:] == ('failed', 'Cancelled')
+    assert all(status == 'completed' or message == 'Cancelled' for _, status, message in steps)
     written = count_contacts(services.engine)
     if step == 'Read file':
-        assert run.files == {} and written == 0
-    elif step == 'Validate rows':
-        assert written == 0 and 'people-result.csv' not in run.files
-        report = run.rows('people-errors.csv')  # the problems of the rows validated before the cancel
-        assert [row[0] for row in report[1:]] == ['12']
+        assert names == ['Read file'] and run.files == {} and written == 0
+        return
+    assert written < 298 and written % 50 == 0  # whole batches, committed
+    result = run.rows('people-result.csv')[1:] if written else []
+    assert len(result) == written  # the result lists exactly the rows written
+    problems = [row[0] for row in run.rows('people-errors.csv')[1:]]  # the rows validated before the cancel
+    if step == 'Validate rows':
+        assert problems == ['12']
     else:
-        assert 0 < written < 298 and written % 50 == 0  # whole batches, committed
-        result = run.rows('people-result.csv')[1:]
-        assert len(result) == written  # the result lists exactly the rows written
-        assert [row[0] for row in run.rows('people-errors.csv')[1:]] == ['12', '250']  # validation had finished
+        assert written > 0 and problems in (['12'], ['12', '250'])
 
 
 async def test_cancelling_a_system_task_keeps_its_partial_report(
@@ -193,7 +194,7 @@ async def test_progress_only_goes_forward_over_a_whole_200k_row_import(
     assert percents[-1] == 100.0 and run.detail['progress'] == {'percent': 100.0, 'eta_seconds': None}
     assert len(set(percents)) >= 5 and percents[0] < 20  # it moved through the steps, not in one jump
     assert etas and all(eta >= 0 for eta in etas)  # an ETA from the observed rate while it ran
-    assert {'Validate rows', 'Write contacts'} <= steps  # which step it is in, for people
+    assert 'Validate rows, Write contacts' in steps  # which steps are under way (at once), for people
     assert run.detail['progress_step'] is None  # once ended
     assert len(seen) <= 8 * took + 20  # progress writes stay throttled (4 a second, plus step ends and logs)
 

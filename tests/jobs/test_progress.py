@@ -36,3 +36,18 @@ def test_eta_from_the_observed_rate() -> None:
     now[0] += 10
     scale.report(25, 100)
     assert scale.eta() == 30.0  # 25 % in 10 s: 75 % in 30 s
+
+
+def test_steps_under_way_at_the_same_time_each_fill_their_own_share() -> None:
+    scale = ProgressScale()
+    scale.plan({'Read': 10, 'Validate': 40, 'Write': 50})
+    scale.enter('Read')
+    scale.leave('Read')
+    scale.enter('Validate')
+    scale.enter('Write')  # Validate is still running: its share is not counted as done
+    assert scale.percent == 10.0
+    assert scale.report(50, 100, 'Validate') == 30.0
+    assert scale.report(20, 100, 'Write') == 40.0
+    assert scale.report(10, 100) == 40.0  # by default the step that started last; its count going back moves nothing
+    scale.leave('Validate')
+    assert scale.report(60, 100, 'Write') == 80.0

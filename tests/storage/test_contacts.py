@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from app.storage.contacts import (
     ContactData,
-    Staging,
     count_contacts,
     recent_contacts,
     upsert_contacts,
-    write_staged,
+    write_batch,
 )
 from tests.conftest import find_contact
 
@@ -84,22 +82,13 @@ def test_concurrent_upserts_of_the_same_emails_both_succeed(engine: sa.Engine) -
     assert count_contacts(engine) == 2000
 
 
-def _stage(path: Path, rows: list[tuple[int, str, str, str | None, str | None]]) -> Path:
-    staging = Staging(path)
-    staging.add(rows)
-    staging.close()
-    return path
-
-
-def test_staged_contacts_are_written_and_each_outcome_told(engine: sa.Engine, tmp_path: Path) -> None:
+def test_a_batch_is_written_and_each_outcome_told(engine: sa.Engine) -> None:
     [(ada_id, _)] = upsert_contacts(engine, contacts=[ContactData('Ada', 'ada@x.org', '1234567', 'Old Co')])
-    staging = _stage(tmp_path / 'valid.db', [
+    written = write_batch(engine, [
         (2, 'Bob', 'bob@x.org', None, 'Bob Co'),
         (5, 'Ada L.', 'ada@x.org', None, 'New Co'),
         (9, 'Eve', '=eve@x.org', '555 0100', None),
-        (12, 'Not this one', 'later@x.org', None, None),
     ])  # fmt: skip
-    written = write_staged(engine, staging, 2, 9)
     assert list(written.lines) == [2, 5, 9] and list(written.emails) == ['bob@x.org', 'ada@x.org', '=eve@x.org']
     assert [bool(created) for created in written.created] == [True, False, True]
     bob, ada, eve = (find_contact(engine, email=email) for email in written.emails)
@@ -107,10 +96,25 @@ def test_staged_contacts_are_written_and_each_outcome_told(engine: sa.Engine, tm
     assert list(written.ids) == [bob.id, ada_id, eve.id] and ada.id == ada_id
     assert (ada.name, ada.phone, ada.company) == ('Ada L.', None, 'New Co')
     assert (eve.phone, eve.company) == ('555 0100', None)
-    assert count_contacts(engine) == 3  # line 12 is outside the run written
+    assert count_contacts(engine) == 3
 
 
-def test_new_staged_contacts_get_the_ids_the_table_gave_them(engine: sa.Engine, tmp_path: Path) -> None:
+def test_a_large_batch_of_new_and_existing_contacts_tells_which_is_which(engine: sa.Engine) -> None:
+    existing = upsert_contacts(engine, contacts=[ContactData(f'Old {n}', f'p{n}@x.org') for n in range(0, 3000, 7)])
+    rows = [(line, f'Person {line - 2}', f'p{line - 2}@x.org', None, None) for line in range(2, 3002)]
+    written = write_batch(engine, rows)
+    with engine.connect() as connection:
+        table = dict(connection.execute(sa.text('SELECT email, id FROM contact')).all())
+    assert list(written.lines) == list(range(2, 3002)) and list(written.emails) == [row[2] for row in rows]
+    assert list(written.ids) == [table[row[2]] for row in rows]
+    assert [bool(created) for created in written.created] == [(line - 2) % 7 != 0 for line in range(2, 3002)]
+    assert {written.ids[n] for n in range(0, 3000, 7)} == {contact_id for contact_id, _ in existing}
+    assert find_contact(engine, email='p7@x.org').name == 'Person 7'  # type: ignore[union-attr]
+    again = write_batch(engine, rows)  # all of them exist now: nothing is created
+    assert not any(again.created) and list(again.ids) == list(written.ids)
+
+
+def test_new_contacts_get_the_ids_the_table_gave_them(engine: sa.Engine) -> None:
     """All new: the ids are told without looking each one up; they must still be the table's, even when the
     highest id was deleted (SQLite then hands it out again)."""
     upsert_contacts(engine, contacts=[ContactData(f'Old {n}', f'old{n}@x.org') for n in range(5)])
@@ -118,8 +122,8 @@ def test_new_staged_contacts_get_the_ids_the_table_gave_them(engine: sa.Engine, 
         connection.execute(sa.text("DELETE FROM contact WHERE email IN ('old4@x.org', 'old1@x.org')"))
     every_line = [(line, f'New {line}', f'new{line}@x.org', None, None) for line in range(2, 3002)]
     some_lines = [(line, f'Gap {line}', f'gap{line}@x.org', None, None) for line in range(5000, 8000, 3)]
-    contiguous = write_staged(engine, _stage(tmp_path / 'every.db', every_line), 2, 3001)
-    with_gaps = write_staged(engine, _stage(tmp_path / 'gaps.db', some_lines), 5000, 8000)
+    contiguous = write_batch(engine, every_line)
+    with_gaps = write_batch(engine, some_lines)
     with engine.connect() as connection:
         table = dict(connection.execute(sa.text('SELECT email, id FROM contact')).all())
     for written, rows in ((contiguous, every_line), (with_gaps, some_lines)):
@@ -128,12 +132,11 @@ def test_new_staged_contacts_get_the_ids_the_table_gave_them(engine: sa.Engine, 
         assert list(written.ids) == [table[email] for email in written.emails]
 
 
-def test_concurrent_staged_writes_of_the_same_emails_both_succeed(engine: sa.Engine, tmp_path: Path) -> None:
+def test_concurrent_batches_of_the_same_emails_both_succeed(engine: sa.Engine) -> None:
     """Two imports of the same addresses at once: one creates, the other updates the same contacts."""
     rows = [(line, f'Person {line}', f'p{line}@x.org', None, None) for line in range(2, 2002)]
-    stagings = [_stage(tmp_path / f'valid-{n}.db', rows) for n in range(2)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda staging: write_staged(engine, staging, 2, 2001), stagings))
+        results = list(pool.map(lambda _: write_batch(engine, rows), range(2)))
     assert list(results[0].ids) == list(results[1].ids)
     assert sorted(sum(written.created) for written in results) == [0, 2000]
     assert count_contacts(engine) == 2000
