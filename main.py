@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -14,6 +15,18 @@ from pydantic import ValidationError
 from app.config import Settings
 from app.storage import users
 from app.storage.db import create_engine, current_revision, migrate
+
+# Python's cycle collector looks at the young generation every 700 container allocations by default. An import
+# keeps thousands of matches and tuples alive per block of lines, and at 700 the collector walks them over and over:
+# a third of a million-row validation's time (bench: Import). Every 10,000 it runs 14 times less often, frees the
+# same cycles, and a server that serves pages and runs jobs sees no difference in memory.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Run the cycle collector's young generation less often (see GC_YOUNG_THRESHOLD) in a server or a worker."""
+    _young, *older = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,9 +41,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f'Invalid setting {name}: {problem["msg"]}', file=sys.stderr)
         return 2
     if args.command in (None, 'serve'):
+        tune_gc()
         serve(settings)
         return 0
     if args.command == 'worker':
+        tune_gc()
         return run_worker(settings, concurrency=args.concurrency)
     if args.command == 'db':
         return upgrade_database(settings)

@@ -8,13 +8,13 @@ import io
 import operator
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
 from app.jobs.reports import CsvReport
-from app.storage.contacts import StagedRow
+from app.storage.contacts import ContactBatch, ContactRow, to_json
 
 COLUMNS = ('name', 'email', 'phone', 'company')
 REQUIRED = ('name', 'email')
@@ -44,7 +44,7 @@ _FAST_CELLS = {
 _OTHER_CELL = r'[^,"\r\n]*'
 
 Progress = Callable[[int, int], None]
-Sink = Callable[[list[StagedRow]], None]  # takes each batch of valid rows
+Sink = Callable[[ContactBatch], None]  # takes each batch of valid rows
 VALID_BATCH = 5000  # valid rows handed over at a time, and written to the contact table at a time
 
 MAX_REPORT_VALUE = 1000  # characters of a value copied into the error report; longer ones are cut, with a mark
@@ -183,7 +183,7 @@ def count_lines(text: str) -> int:
     return ends + (not text.endswith(('\n', '\r')))
 
 
-_EMAIL_OF_ROW = operator.itemgetter(2)
+_NAME, _EMAIL, _PHONE, _COMPANY = map(operator.itemgetter, range(4))
 
 
 class _Checker:
@@ -201,7 +201,11 @@ class _Checker:
         self._fast = fast_record(layout)
         self._values = operator.methodcaller('group', *(self._fast.groupindex[name] for name in COLUMNS))
         self._sink = sink
-        self._valid: list[StagedRow] = []
+        # The valid rows not handed over yet: where each came from, its e-mail, and its values as JSON arrays (kept
+        # as text, not as a million tuples the garbage collector would walk again and again).
+        self._lines: list[int] = []
+        self._emails: list[str] = []
+        self._parts: list[str] = []
 
     def block(self, block: str, text: _Text) -> None:
         if '"' not in block and block.count('\r') == block.count('\r\n'):
@@ -217,16 +221,13 @@ class _Checker:
         first, matches = self.line, list(map(self._fast.fullmatch, lines))
         self.line += len(lines)
         if not self._header and all(matches):
-            values: Iterator[tuple[str, str, str, str]] = map(self._values, cast('list[re.Match[str]]', matches))
-            rows = [
-                (number, name, email.lower(), phone or None, company or None)
-                for number, (name, email, phone, company) in enumerate(values, first)
-            ]
-            addresses = list(map(_EMAIL_OF_ROW, rows))
-            if len(set(addresses)) == len(addresses) and self.seen.keys().isdisjoint(addresses):
-                self.seen.update(zip(addresses, range(first, self.line), strict=True))
-                self.summary.records += len(rows)
-                self._stage(rows)
+            # No row is built in Python: the values are taken, lower-cased and zipped by C loops.
+            values = list(map(self._values, cast('list[re.Match[str]]', matches)))
+            emails = list(map(str.lower, map(_EMAIL, values)))
+            if self._claim(emails, first):
+                self.summary.records += len(values)
+                contacts = zip(map(_NAME, values), emails, map(_PHONE, values), map(_COMPANY, values), strict=True)
+                self._stage(range(first, self.line), emails, list(contacts))
                 return
         for number, line, match in zip(range(first, self.line), lines, matches, strict=True):
             if match is not None and not self._header:
@@ -235,6 +236,18 @@ class _Checker:
             cells = [cell.strip() for cell in line.removesuffix('\r').split(',')]
             if any(cells):
                 self._cells(number, cells)
+
+    def _claim(self, emails: list[str], first: int) -> bool:
+        """Claim the e-mails of a run of lines from ``first`` on, if none was seen before, nor twice among them."""
+        seen, before = self.seen, len(self.seen)
+        if not seen.keys().isdisjoint(emails):
+            return False
+        seen.update(zip(emails, range(first, first + len(emails)), strict=True))
+        if len(seen) - before == len(emails):
+            return True
+        for email in emails:  # one of them came twice: give them all back, the lines go one by one
+            seen.pop(email, None)
+        return False
 
     def _quoted(self, block: str, text: _Text) -> None:
         """Quoted values (which may hold commas and line breaks) or bare carriage returns: the csv module reads it.
@@ -272,21 +285,26 @@ class _Checker:
             self.report.write((line, p.column, clip(p.value), p.error) for p in problems)
         else:
             name, email, phone, company = values
-            self._stage(((line, name, email.lower(), phone or None, company or None),))
+            address = email.lower()
+            self._stage((line,), [address], [(name, address, phone, company)])
 
-    def _stage(self, rows: Iterable[StagedRow]) -> None:
-        self._valid.extend(rows)
-        while len(self._valid) >= VALID_BATCH:
-            self._add(self._valid[:VALID_BATCH])
-            del self._valid[:VALID_BATCH]
+    def _stage(self, lines: Sequence[int], emails: list[str], contacts: list[ContactRow]) -> None:
+        """Add valid rows to the batch under way, handing it over each time it holds VALID_BATCH rows."""
+        start = 0
+        while start < len(contacts):
+            end = start + min(VALID_BATCH - len(self._lines), len(contacts) - start)
+            self._lines.extend(lines[start:end])
+            self._emails.extend(emails[start:end])
+            self._parts.append(to_json(contacts[start:end])[1:-1])  # the rows without the array's brackets
+            start = end
+            if len(self._lines) == VALID_BATCH:
+                self.flush()
 
     def flush(self) -> None:
-        if self._valid:
-            self._add(self._valid)
-            self._valid = []
-
-    def _add(self, batch: list[StagedRow]) -> None:
-        self._sink(batch)
+        """Hand over the batch under way, if it holds any row."""
+        if self._lines:
+            self._sink(ContactBatch(self._lines, self._emails, f'[{",".join(self._parts)}]'))
+            self._lines, self._emails, self._parts = [], [], []
 
 
 def clip(value: str) -> str:

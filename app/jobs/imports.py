@@ -24,7 +24,7 @@ from app.jobs.contacts_csv import ERROR_HEADER, FileProblem, Summary
 from app.jobs.context import Cancelled, JobContext, describe_error
 from app.jobs.registry import JobType
 from app.jobs.reports import FORMULA_STARTS, CsvReport, quantity, safe_cell
-from app.storage.contacts import StagedRow, Written, write_batch
+from app.storage.contacts import ContactBatch, Written, write_batch
 from app.storage.models import Category
 
 T = TypeVar('T')
@@ -89,11 +89,11 @@ class Handoff:
     """Batches of valid rows on their way from validation (one thread) to the writer (another), a few at a time."""
 
     def __init__(self, depth: int = HANDOFF_DEPTH) -> None:
-        self._queue: queue.Queue[list[StagedRow] | None] = queue.Queue(depth)
+        self._queue: queue.Queue[ContactBatch | None] = queue.Queue(depth)
         self._closed = threading.Event()
         self._abandoned = threading.Event()
 
-    def put(self, batch: list[StagedRow]) -> None:
+    def put(self, batch: ContactBatch) -> None:
         """Hand a batch over; waits while the writer is behind, unless it stopped."""
         while not self._abandoned.is_set():
             try:
@@ -112,7 +112,7 @@ class Handoff:
         """The writer stopped (failed or cancelled): validation goes on without waiting for it."""
         self._abandoned.set()
 
-    def __iter__(self) -> Iterator[list[StagedRow]]:
+    def __iter__(self) -> Iterator[ContactBatch]:
         while True:
             try:
                 batch = self._queue.get(timeout=WAKE)
@@ -307,7 +307,7 @@ def rejected_message(summary: Summary) -> str:
 
 def write_contacts(
     engine: sa.Engine,
-    batches: Iterable[list[StagedRow]],
+    batches: Iterable[ContactBatch],
     result: Path,
     *,
     expected: int,

@@ -24,7 +24,7 @@ class ContactData(NamedTuple):
     company: str | None = None
 
 
-ContactRow = tuple[str, str, str | None, str | None]  # name, e-mail, phone, company: what ContactData holds
+ContactRow = tuple[str, str, str | None, str | None]  # name, e-mail, phone, company ('' or None: empty)
 
 
 Upserted = tuple[int, bool]  # (contact_id, created): plain tuples, an import makes a million of them
@@ -55,25 +55,30 @@ _UPDATE = """
     ON CONFLICT (email) DO UPDATE
     SET name = excluded.name, phone = excluded.phone, company = excluded.company, updated_at = excluded.updated_at
 """
-# ``xmax = 0`` holds for the rows this statement inserted, not for the ones it updated.
+# ``xmax = 0`` holds for the rows this statement inserted, not for the ones it updated. An empty phone or company
+# is stored as NULL (``nullif``), so callers may pass '' (imports do: no row is rebuilt to say None) or None.
 _POSTGRESQL_UPSERT = sa.text(f"""
     INSERT INTO contact (name, email, phone, company, created_at, updated_at)
-    SELECT name, email, phone, company, :now, :now
+    SELECT name, email, nullif(phone, ''), nullif(company, ''), :now, :now
     FROM unnest(:names, :emails, :phones, :companies) AS batch(name, email, phone, company)
     {_UPDATE} RETURNING email, id, xmax = 0
 """).bindparams(
     sa.bindparam('now', type_=UTCDateTime()),
     *(sa.bindparam(name, type_=postgresql.ARRAY(sa.Text)) for name in ('names', 'emails', 'phones', 'companies')),
 )
-# ``WHERE true`` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join. An updated row keeps
-# its created_at, so ``created_at = updated_at`` marks the rows this statement inserted.
-_SQLITE_UPSERT = f"""
+# On SQLite the rows travel as one JSON text of ContactRow arrays. ``WHERE true`` tells the parser that ON CONFLICT
+# belongs to the INSERT, not to a join.
+_SQLITE_ROWS = """
     INSERT INTO contact (name, email, phone, company, created_at, updated_at)
-    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-           json_extract(value, '$[3]'), :now, :now
+    SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), nullif(json_extract(value, '$[2]'), ''),
+           nullif(json_extract(value, '$[3]'), ''), :now, :now
     FROM json_each(:rows) WHERE true
-    {_UPDATE} RETURNING email, id, created_at = updated_at
 """
+# An updated row keeps its created_at, so ``created_at = updated_at`` marks the rows this statement inserted.
+_SQLITE_UPSERT = f'{_SQLITE_ROWS} {_UPDATE} RETURNING email, id, created_at = updated_at'
+_INSERT_NEW = f'{_SQLITE_ROWS} ON CONFLICT (email) DO NOTHING'  # see _write_batch_sqlite
+_UPSERT_BATCH = f'{_SQLITE_ROWS} {_UPDATE}'
+
 _SQLITE_TIME = sa.DateTime().bind_processor(sqlite.dialect()) or str
 
 
@@ -96,17 +101,22 @@ def _upsert_sqlite(connection: sa.Connection, contacts: Sequence[ContactRow]) ->
     now = _SQLITE_TIME(UTCDateTime().process_bind_param(utcnow(), connection.dialect))
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(_SQLITE_UPSERT, {'now': now, 'rows': json.dumps(contacts)})
+        cursor.execute(_SQLITE_UPSERT, {'now': now, 'rows': to_json(contacts)})
         return {email: (contact_id, bool(created)) for email, contact_id, created in cursor.fetchall()}
     finally:
         cursor.close()
 
 
-StagedRow = tuple[int, str, str, str | None, str | None]  # line, name, e-mail, phone, company
+class ContactBatch(NamedTuple):
+    """Validated contacts to write, with the line each came from and its e-mail (lower-case, unique in the batch)."""
+
+    lines: Sequence[int]
+    emails: Sequence[str]
+    contacts: str  # a JSON array of ContactRow arrays (see to_json): one text, not a tuple per contact
 
 
 class Written(NamedTuple):
-    """What became of a run of staged contacts, in line order."""
+    """What became of a batch of contacts, in its order."""
 
     lines: Sequence[int]
     emails: Sequence[str]
@@ -114,26 +124,25 @@ class Written(NamedTuple):
     ids: Sequence[int]
 
 
-_to_json = json.JSONEncoder(check_circular=False, separators=(',', ':')).encode  # plain tuples of str, int, None
+to_json = json.JSONEncoder(check_circular=False, separators=(',', ':')).encode  # plain tuples of str, int, None
 
 
-def write_batch(engine: sa.Engine, rows: Sequence[StagedRow]) -> Written:
-    """Create or update a batch of validated contacts (e-mails unique within it), in line order."""
-    if not rows:
+def write_batch(engine: sa.Engine, batch: ContactBatch) -> Written:
+    """Create or update a batch of contacts, in one transaction."""
+    if not batch.lines:
         return Written((), (), (), ())
     if engine.dialect.name == 'sqlite':
-        return _write_batch_sqlite(engine, rows)
-    outcomes = upsert_contacts(engine, contacts=[row[1:] for row in rows])  # PostgreSQL: arrays, see above
+        return _write_batch_sqlite(engine, batch)
+    outcomes = upsert_contacts(engine, contacts=json.loads(batch.contacts))  # PostgreSQL: arrays, see above
     ids, created = zip(*outcomes, strict=True)
-    return Written([row[0] for row in rows], [row[2] for row in rows], created, ids)
+    return Written(batch.lines, batch.emails, created, ids)
 
 
-def _write_batch_sqlite(engine: sa.Engine, rows: Sequence[StagedRow]) -> Written:
+def _write_batch_sqlite(engine: sa.Engine, batch: ContactBatch) -> Written:
     """The common batch, all new contacts, is one statement: SQLite parses the batch and inserts it without the
     GIL, so validation goes on meanwhile. Each call that returns to Python waits for the GIL, so there are few."""
     now = _SQLITE_TIME(UTCDateTime().process_bind_param(utcnow(), engine.dialect))
-    data = _to_json(rows)
-    lines, emails = [row[0] for row in rows], [row[2] for row in rows]
+    data, rows, lines, emails = batch.contacts, len(batch.lines), batch.lines, batch.emails
     with engine.connect() as connection:
         driver = connection.connection.driver_connection
         assert isinstance(driver, sqlite3.Connection)
@@ -144,7 +153,7 @@ def _write_batch_sqlite(engine: sa.Engine, rows: Sequence[StagedRow]) -> Written
             # order, and nothing else writes meanwhile: when all of them are new, the last id tells every id.
             cursor.execute(_INSERT_NEW, {'rows': data, 'now': now})
             inserted, last = cursor.rowcount, cursor.lastrowid or 0
-            if inserted == len(rows):
+            if inserted == rows:
                 return Written(lines, emails, [True] * inserted, range(last - inserted + 1, last + 1))
             # Some already existed: update those (and, harmlessly, the new ones with what they hold), then read
             # every id back in one value. The rows this batch inserted have the ids just below ``last``.
@@ -160,25 +169,16 @@ def _write_batch_sqlite(engine: sa.Engine, rows: Sequence[StagedRow]) -> Written
             cursor.close()
             driver.isolation_level = level
     ids = [contact_id for _place, contact_id in sorted(json.loads(ids_json))]
-    if len(ids) != len(rows):
-        raise RuntimeError(f'{len(rows) - len(ids)} contacts of the batch are missing after writing it')
+    if len(ids) != rows:
+        raise RuntimeError(f'{rows - len(ids)} contacts of the batch are missing after writing it')
     created = [last - inserted < contact_id <= last for contact_id in ids] if inserted else [False] * len(ids)
     return Written(lines, emails, created, ids)
 
 
-# A batch travels as one JSON text of StagedRow arrays: [line, name, email, phone, company].
-_BATCH_ROWS = """
-    INSERT INTO contact (name, email, phone, company, created_at, updated_at)
-    SELECT json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
-           json_extract(value, '$[4]'), :now, :now
-    FROM json_each(:rows) WHERE true
-"""
-_INSERT_NEW = f'{_BATCH_ROWS} ON CONFLICT (email) DO NOTHING'
-_UPSERT_BATCH = f'{_BATCH_ROWS} {_UPDATE}'
 # Each row's place in the batch and its id, as one JSON array: one row through Python, not one per contact.
 _BATCH_IDS = """
     SELECT json_group_array(json_array(b.key, c.id))
-    FROM json_each(:rows) AS b JOIN contact AS c ON c.email = json_extract(b.value, '$[2]')
+    FROM json_each(:rows) AS b JOIN contact AS c ON c.email = json_extract(b.value, '$[1]')
 """
 
 

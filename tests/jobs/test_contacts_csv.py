@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from app.jobs.contacts_csv import (
     map_header,
     records,
 )
-from app.storage.contacts import StagedRow
+from app.storage.contacts import ContactBatch
 
 
 def problems(**values: str) -> list[tuple[str, str]]:
@@ -145,16 +146,17 @@ def test_validation_streams_rows_and_reports_progress(tmp_path: Path, monkeypatc
     source.write_text('name,email\n' + ''.join(f'P{n},p{n}@x.org\n' for n in range(25)) + ',\n,nobody\n')
     errors = tmp_path / 'errors.csv'
     calls: list[tuple[int, int]] = []
-    batches: list[list[StagedRow]] = []
+    batches: list[ContactBatch] = []
     summary = contacts_csv.validate_rows(
         source, inspect_file(source, limit=10_000), valid=batches.append, errors=errors,
         progress=lambda *a: calls.append(a),
     )  # fmt: skip
     assert (summary.records, summary.rejected, summary.problems, summary.valid) == (26, 1, 2, 25)
     assert len(calls) >= 4 and calls == sorted(calls) and calls[-1] == (28, 28)  # block by block, to the end
-    assert [len(batch) for batch in batches] == [10, 10, 5]  # handed over in batches, the rest at the end
-    assert [row[0] for batch in batches for row in batch] == list(range(2, 27))
-    assert batches[0][:2] == [(2, 'P0', 'p0@x.org', None, None), (3, 'P1', 'p1@x.org', None, None)]
+    assert [len(batch.lines) for batch in batches] == [10, 10, 5]  # handed over in batches, the rest at the end
+    assert [line for batch in batches for line in batch.lines] == list(range(2, 27))
+    assert json.loads(batches[0].contacts)[:2] == [['P0', 'p0@x.org', '', ''], ['P1', 'p1@x.org', '', '']]
+    assert all(batch.emails == [row[1] for row in json.loads(batch.contacts)] for batch in batches)
     assert errors.read_text().splitlines() == [
         'line,column,value,error',
         '28,name,,Name is required',
@@ -208,7 +210,7 @@ def test_block_validation_reads_the_file_as_the_csv_module_does(
     source.write_bytes(newline.join(lines).encode() + newline.encode())
     errors = tmp_path / 'errors.csv'
     layout = inspect_file(source, limit=10**6)
-    batches: list[list[StagedRow]] = []
+    batches: list[ContactBatch] = []
     summary = contacts_csv.validate_rows(source, layout, valid=batches.append, errors=errors, progress=lambda *a: None)
 
     # The reference: every record through the csv module and check_record, one at a time.
@@ -224,9 +226,12 @@ def test_block_validation_reads_the_file_as_the_csv_module_does(
             expected_problems += [[str(line), p.column, p.value, p.error] for p in found]
             if not found:
                 name, email, phone, company = values
-                expected_valid.append((line, name, email.lower(), phone or None, company or None))
+                expected_valid.append((line, name, email.lower(), phone, company))  # as JSON gives them back
     assert summary.records == records_count
-    assert [row for batch in batches for row in batch] == expected_valid
+    staged = [
+        (line, *row) for batch in batches for line, row in zip(batch.lines, json.loads(batch.contacts), strict=True)
+    ]
+    assert staged == expected_valid
     with errors.open(newline='', encoding='utf-8') as file:
         reported = list(csv.reader(file))[1:]
     assert [row[:2] + row[3:] for row in reported] == [
@@ -257,10 +262,10 @@ def test_a_huge_rejected_value_is_cut_in_the_error_report(tmp_path: Path) -> Non
     source = tmp_path / 'huge.csv'
     source.write_text('name,email\n' + 'N' * 5_000_000 + ',huge@x.org\nOk,ok@x.org\n')
     errors = tmp_path / 'errors.csv'
-    valid: list[list[StagedRow]] = []
+    valid: list[ContactBatch] = []
     contacts_csv.validate_rows(source, inspect_file(source, limit=10 * 2**20), valid=valid.append, errors=errors,
                                progress=lambda *a: None)  # fmt: skip
-    assert valid == [[(3, 'Ok', 'ok@x.org', None, None)]]
+    assert valid == [ContactBatch([3], ['ok@x.org'], '[["Ok","ok@x.org","",""]]')]
     line, column, value, error = errors.read_text().splitlines()[1].split(',')
     assert (line, column, error) == ('2', 'name', 'Name is longer than 200 characters')
     assert value == 'N' * contacts_csv.MAX_REPORT_VALUE + '…[cut]'

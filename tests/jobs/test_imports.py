@@ -262,11 +262,11 @@ async def test_database_failure_keeps_written_batches_and_still_reports(
 ) -> None:
     calls: list[int] = []
 
-    def flaky_write(engine: Any, rows: Any) -> Any:
-        calls.append(len(rows))
+    def flaky_write(engine: Any, batch: Any) -> Any:
+        calls.append(len(batch.contacts))
         if len(calls) == 2:
             raise RuntimeError('database is locked')
-        return write_batch(engine, rows)
+        return write_batch(engine, batch)
 
     monkeypatch.setattr(contacts_csv, 'VALID_BATCH', 2)
     monkeypatch.setattr(imports, 'write_batch', flaky_write)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from app.jobs import contacts_csv, integrity
+from app.jobs import contacts_csv, imports, integrity
 from app.jobs.context import JobContext
 from app.jobs.events import Change, JobChanged
 from app.services import Services
@@ -172,6 +172,13 @@ async def test_progress_only_goes_forward_over_a_whole_200k_row_import(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(contacts_csv, 'VALID_BATCH', 5000)  # 40 batches in the write step
+    write_batch = imports.write_batch
+
+    def steady_write(engine: Any, batch: Any) -> Any:  # two seconds at least, however fast the machine
+        time.sleep(0.05)
+        return write_batch(engine, batch)
+
+    monkeypatch.setattr(imports, 'write_batch', steady_write)
     seen: list[tuple[float, float]] = []  # (time, percent) of every published row of the job
     etas: list[float] = []
     steps: set[str | None] = set()

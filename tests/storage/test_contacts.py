@@ -7,9 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 import sqlalchemy as sa
 
 from app.storage.contacts import (
+    ContactBatch,
     ContactData,
     count_contacts,
     recent_contacts,
+    to_json,
     upsert_contacts,
     write_batch,
 )
@@ -82,13 +84,18 @@ def test_concurrent_upserts_of_the_same_emails_both_succeed(engine: sa.Engine) -
     assert count_contacts(engine) == 2000
 
 
+def _batch(rows: list[tuple[int, str, str, str | None, str | None]]) -> ContactBatch:
+    """Rows as (line, name, e-mail, phone, company)."""
+    return ContactBatch([row[0] for row in rows], [row[2] for row in rows], to_json([row[1:] for row in rows]))
+
+
 def test_a_batch_is_written_and_each_outcome_told(engine: sa.Engine) -> None:
     [(ada_id, _)] = upsert_contacts(engine, contacts=[ContactData('Ada', 'ada@x.org', '1234567', 'Old Co')])
-    written = write_batch(engine, [
+    written = write_batch(engine, _batch([
         (2, 'Bob', 'bob@x.org', None, 'Bob Co'),
         (5, 'Ada L.', 'ada@x.org', None, 'New Co'),
-        (9, 'Eve', '=eve@x.org', '555 0100', None),
-    ])  # fmt: skip
+        (9, 'Eve', '=eve@x.org', '555 0100', ''),
+    ]))  # fmt: skip
     assert list(written.lines) == [2, 5, 9] and list(written.emails) == ['bob@x.org', 'ada@x.org', '=eve@x.org']
     assert [bool(created) for created in written.created] == [True, False, True]
     bob, ada, eve = (find_contact(engine, email=email) for email in written.emails)
@@ -102,7 +109,7 @@ def test_a_batch_is_written_and_each_outcome_told(engine: sa.Engine) -> None:
 def test_a_large_batch_of_new_and_existing_contacts_tells_which_is_which(engine: sa.Engine) -> None:
     existing = upsert_contacts(engine, contacts=[ContactData(f'Old {n}', f'p{n}@x.org') for n in range(0, 3000, 7)])
     rows = [(line, f'Person {line - 2}', f'p{line - 2}@x.org', None, None) for line in range(2, 3002)]
-    written = write_batch(engine, rows)
+    written = write_batch(engine, _batch(rows))
     with engine.connect() as connection:
         table = dict(connection.execute(sa.text('SELECT email, id FROM contact')).all())
     assert list(written.lines) == list(range(2, 3002)) and list(written.emails) == [row[2] for row in rows]
@@ -110,7 +117,7 @@ def test_a_large_batch_of_new_and_existing_contacts_tells_which_is_which(engine:
     assert [bool(created) for created in written.created] == [(line - 2) % 7 != 0 for line in range(2, 3002)]
     assert {written.ids[n] for n in range(0, 3000, 7)} == {contact_id for contact_id, _ in existing}
     assert find_contact(engine, email='p7@x.org').name == 'Person 7'  # type: ignore[union-attr]
-    again = write_batch(engine, rows)  # all of them exist now: nothing is created
+    again = write_batch(engine, _batch(rows))  # all of them exist now: nothing is created
     assert not any(again.created) and list(again.ids) == list(written.ids)
 
 
@@ -122,8 +129,8 @@ def test_new_contacts_get_the_ids_the_table_gave_them(engine: sa.Engine) -> None
         connection.execute(sa.text("DELETE FROM contact WHERE email IN ('old4@x.org', 'old1@x.org')"))
     every_line = [(line, f'New {line}', f'new{line}@x.org', None, None) for line in range(2, 3002)]
     some_lines = [(line, f'Gap {line}', f'gap{line}@x.org', None, None) for line in range(5000, 8000, 3)]
-    contiguous = write_batch(engine, every_line)
-    with_gaps = write_batch(engine, some_lines)
+    contiguous = write_batch(engine, _batch(every_line))
+    with_gaps = write_batch(engine, _batch(some_lines))
     with engine.connect() as connection:
         table = dict(connection.execute(sa.text('SELECT email, id FROM contact')).all())
     for written, rows in ((contiguous, every_line), (with_gaps, some_lines)):
@@ -136,7 +143,7 @@ def test_concurrent_batches_of_the_same_emails_both_succeed(engine: sa.Engine) -
     """Two imports of the same addresses at once: one creates, the other updates the same contacts."""
     rows = [(line, f'Person {line}', f'p{line}@x.org', None, None) for line in range(2, 2002)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda _: write_batch(engine, rows), range(2)))
+        results = list(pool.map(lambda _: write_batch(engine, _batch(rows)), range(2)))
     assert list(results[0].ids) == list(results[1].ids)
     assert sorted(sum(written.created) for written in results) == [0, 2000]
     assert count_contacts(engine) == 2000
