@@ -1,4 +1,4 @@
-"""Contact queries: batched upsert by e-mail, count and the most recently changed contacts."""
+"""Contact queries: batches created or updated by e-mail, count and the most recently changed contacts."""
 
 from __future__ import annotations
 
@@ -8,64 +8,20 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import col, func, select
 
 from app.storage.db import session
 from app.storage.models import Contact, UTCDateTime, utcnow
 
-
-class ContactData(NamedTuple):
-    """One validated contact to write; ``email`` is already lower-cased. A tuple: imports build millions."""
-
-    name: str
-    email: str
-    phone: str | None = None
-    company: str | None = None
-
-
 ContactRow = tuple[str, str, str | None, str | None]  # name, e-mail, phone, company ('' or None: empty)
 
-
-Upserted = tuple[int, bool]  # (contact_id, created): plain tuples, an import makes a million of them
-
-
-def upsert_contacts(engine: sa.Engine, *, contacts: Sequence[ContactRow]) -> list[Upserted]:
-    """Create or update contacts by e-mail in one transaction; returns (contact_id, created) per contact, in order.
-
-    The e-mails must be unique within ``contacts``. INSERT .. ON CONFLICT keeps concurrent imports of the same
-    addresses from failing on the unique index.
-    """
-    if not contacts:
-        return []
-    with engine.begin() as connection:
-        dialect = connection.dialect.name
-        if dialect == 'postgresql':
-            outcomes = _upsert_postgresql(connection, contacts)
-        elif dialect == 'sqlite':
-            outcomes = _upsert_sqlite(connection, contacts)
-        else:
-            raise NotImplementedError(f'Upserting contacts is not supported on {dialect}')
-    return [outcomes[contact[1]] for contact in contacts]
-
-
-# Each batch is one statement with its rows in a few parameters (arrays on PostgreSQL, one JSON text on SQLite):
-# several times faster than a VALUES list the driver must build, or than binding every row's timestamps.
+# Each batch is one statement with its rows in one JSON text, which the database parses itself: several times
+# faster than a VALUES list the driver must build, or than binding every row's values and timestamps.
 _UPDATE = """
     ON CONFLICT (email) DO UPDATE
     SET name = excluded.name, phone = excluded.phone, company = excluded.company, updated_at = excluded.updated_at
 """
-# ``xmax = 0`` holds for the rows this statement inserted, not for the ones it updated. An empty phone or company
-# is stored as NULL (``nullif``), so callers may pass '' (imports do: no row is rebuilt to say None) or None.
-_POSTGRESQL_UPSERT = sa.text(f"""
-    INSERT INTO contact (name, email, phone, company, created_at, updated_at)
-    SELECT name, email, nullif(phone, ''), nullif(company, ''), :now, :now
-    FROM unnest(:names, :emails, :phones, :companies) AS batch(name, email, phone, company)
-    {_UPDATE} RETURNING email, id, xmax = 0
-""").bindparams(
-    sa.bindparam('now', type_=UTCDateTime()),
-    *(sa.bindparam(name, type_=postgresql.ARRAY(sa.Text)) for name in ('names', 'emails', 'phones', 'companies')),
-)
 # On SQLite the rows travel as one JSON text of ContactRow arrays. ``WHERE true`` tells the parser that ON CONFLICT
 # belongs to the INSERT, not to a join.
 _SQLITE_ROWS = """
@@ -74,37 +30,9 @@ _SQLITE_ROWS = """
            nullif(json_extract(value, '$[3]'), ''), :now, :now
     FROM json_each(:rows) WHERE true
 """
-# An updated row keeps its created_at, so ``created_at = updated_at`` marks the rows this statement inserted.
-_SQLITE_UPSERT = f'{_SQLITE_ROWS} {_UPDATE} RETURNING email, id, created_at = updated_at'
 _INSERT_NEW = f'{_SQLITE_ROWS} ON CONFLICT (email) DO NOTHING'  # see _write_batch_sqlite
 _UPSERT_BATCH = f'{_SQLITE_ROWS} {_UPDATE}'
-
 _SQLITE_TIME = sa.DateTime().bind_processor(sqlite.dialect()) or str
-
-
-def _upsert_postgresql(connection: sa.Connection, contacts: Sequence[ContactRow]) -> dict[str, Upserted]:
-    rows = connection.execute(
-        _POSTGRESQL_UPSERT,
-        {
-            'now': utcnow(),
-            'names': [c[0] for c in contacts],
-            'emails': [c[1] for c in contacts],
-            'phones': [c[2] for c in contacts],
-            'companies': [c[3] for c in contacts],
-        },
-    )
-    return {email: (contact_id, created) for email, contact_id, created in rows}
-
-
-def _upsert_sqlite(connection: sa.Connection, contacts: Sequence[ContactRow]) -> dict[str, Upserted]:
-    # Straight to the driver: SQLAlchemy's per-row result handling cost more than the upsert itself.
-    now = _SQLITE_TIME(UTCDateTime().process_bind_param(utcnow(), connection.dialect))
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(_SQLITE_UPSERT, {'now': now, 'rows': to_json(contacts)})
-        return {email: (contact_id, bool(created)) for email, contact_id, created in cursor.fetchall()}
-    finally:
-        cursor.close()
 
 
 class ContactBatch(NamedTuple):
@@ -133,9 +61,25 @@ def write_batch(engine: sa.Engine, batch: ContactBatch) -> Written:
         return Written((), (), (), ())
     if engine.dialect.name == 'sqlite':
         return _write_batch_sqlite(engine, batch)
-    outcomes = upsert_contacts(engine, contacts=json.loads(batch.contacts))  # PostgreSQL: arrays, see above
+    with engine.begin() as connection:
+        [outcomes] = connection.execute(_POSTGRESQL_BATCH, {'rows': batch.contacts, 'now': utcnow()}).one()
     ids, created = zip(*outcomes, strict=True)
+    if len(ids) != len(batch.lines):
+        raise RuntimeError(f'{len(batch.lines) - len(ids)} contacts of the batch are missing after writing it')
     return Written(batch.lines, batch.emails, created, ids)
+
+
+# PostgreSQL reads the batch's JSON itself, and answers with one JSON value of [id, created] in the batch's order:
+# no array of a million strings built in Python, no row per contact on the way back.
+_POSTGRESQL_BATCH = sa.text(f"""
+    WITH batch AS (SELECT row, place FROM json_array_elements(CAST(:rows AS json)) WITH ORDINALITY AS b(row, place)),
+    written AS (
+        INSERT INTO contact (name, email, phone, company, created_at, updated_at)
+        SELECT row->>0, row->>1, nullif(row->>2, ''), nullif(row->>3, ''), :now, :now FROM batch ORDER BY place
+        {_UPDATE} RETURNING email, id, xmax = 0 AS created)
+    SELECT json_agg(json_build_array(written.id, written.created) ORDER BY batch.place)
+    FROM batch JOIN written ON written.email = batch.row->>1
+""").bindparams(sa.bindparam('now', type_=UTCDateTime()))
 
 
 def _write_batch_sqlite(engine: sa.Engine, batch: ContactBatch) -> Written:

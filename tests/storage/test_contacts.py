@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from app.storage.contacts import (
-    ContactBatch,
-    ContactData,
-    count_contacts,
-    recent_contacts,
-    to_json,
-    upsert_contacts,
-    write_batch,
-)
+from app.storage.contacts import ContactBatch, count_contacts, recent_contacts, to_json, write_batch
 from tests.conftest import find_contact
+
+
+class ContactData(NamedTuple):
+    name: str
+    email: str
+    phone: str | None = None
+    company: str | None = None
+
+
+def upsert_contacts(engine: sa.Engine, *, contacts: list[ContactData]) -> list[tuple[int, bool]]:
+    """Write ``contacts`` as one batch (lines 2, 3, ...); returns (contact_id, created) of each."""
+    written = write_batch(
+        engine, ContactBatch(range(2, len(contacts) + 2), [c.email for c in contacts], to_json(contacts))
+    )
+    assert list(written.emails) == [c.email for c in contacts] and list(written.lines) == list(
+        range(2, len(contacts) + 2)
+    )
+    return list(zip(written.ids, written.created, strict=True))
 
 
 def test_new_contacts_are_created_in_order(engine: sa.Engine) -> None:
@@ -55,6 +66,7 @@ def test_large_batch_in_one_call(engine: sa.Engine) -> None:
 
 def test_empty_batch_writes_nothing(engine: sa.Engine) -> None:
     assert upsert_contacts(engine, contacts=[]) == []
+    assert write_batch(engine, ContactBatch([], [], '[]')) == ((), (), (), ())
     assert count_contacts(engine) == 0
 
 
