@@ -57,6 +57,59 @@ def forget_the_app(lifespan: Any) -> None:
             cached.cache_clear()
 
 
+class _Routed:
+    """``ui.navigate``, ``ui.notify`` or ``ui.download`` of the simulated browser whose page is running.
+
+    NiceGUI's simulation hands them to whichever ``User`` was touched last, so with several simulated browsers a
+    server-side navigation (a page whose session ended going to /login) could land in another browser, depending
+    on timing. Routed by the page's own client, each lands where a real browser would see it."""
+
+    def __init__(self, attribute: str) -> None:
+        self._attribute = attribute
+
+    def _target(self) -> Any:
+        try:
+            client = ui.context.client
+        except RuntimeError:  # no page is running: as NiceGUI does
+            client = None
+        for browser in list(_browsers):
+            if client is not None and object.__getattribute__(browser, 'client') is client:
+                return object.__getattribute__(browser, self._attribute)
+        return object.__getattribute__(_browsers[-1], self._attribute)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target(), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target()(*args, **kwargs)
+
+
+_browsers: list[User] = []  # the simulated browsers of the running test, the one touched last at the end
+_ROUTED = (_Routed('navigate'), _Routed('notify'), _Routed('download'))
+
+
+@pytest.fixture(autouse=True)
+def navigation_by_page() -> Iterator[None]:
+    """Route the simulation's navigate, notify and download by page (see ``_Routed``)."""
+    touch = User.__getattribute__
+
+    def routed(self: User, name: str) -> Any:
+        if name not in {'notify', 'navigate', 'download'}:
+            if not _browsers or _browsers[-1] is not self:
+                with contextlib.suppress(ValueError):
+                    _browsers.remove(self)
+                _browsers.append(self)
+            ui.navigate, ui.notify, ui.download = _ROUTED  # type: ignore[assignment]
+        return object.__getattribute__(self, name)
+
+    User.__getattribute__ = routed  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        User.__getattribute__ = touch  # type: ignore[method-assign]
+        _browsers.clear()
+
+
 @pytest.fixture
 def services(user: User) -> Services:
     """The running app's services (the simulated app was started by the ``user`` fixture)."""
