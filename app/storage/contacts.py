@@ -83,38 +83,38 @@ _POSTGRESQL_BATCH = sa.text(f"""
 
 
 def _write_batch_sqlite(engine: sa.Engine, batch: ContactBatch) -> Written:
-    """The common batch, all new contacts, is one statement: SQLite parses the batch and inserts it without the
-    GIL, so validation goes on meanwhile. Each call that returns to Python waits for the GIL, so there are few."""
+    """SQLite parses the batch and inserts it without the GIL, so validation goes on meanwhile; each call that
+    returns to Python waits for the GIL, so there are few: an all-new batch, the common one, takes three."""
     now = _SQLITE_TIME(UTCDateTime().process_bind_param(utcnow(), engine.dialect))
     data, rows, lines, emails = batch.contacts, len(batch.lines), batch.lines, batch.emails
     with engine.connect() as connection:
         driver = connection.connection.driver_connection
         assert isinstance(driver, sqlite3.Connection)
-        level, driver.isolation_level = driver.isolation_level, None  # no implicit BEGIN: one call less
+        level, driver.isolation_level = driver.isolation_level, None  # BEGIN IMMEDIATE is ours, not pysqlite's
         cursor = driver.cursor()
         try:
-            # Autocommit: one statement is its own transaction. New rows take ids one above the highest so far, in
-            # order, and nothing else writes meanwhile: when all of them are new, the last id tells every id.
-            cursor.execute(_INSERT_NEW, {'rows': data, 'now': now})
-            inserted, last = cursor.rowcount, cursor.lastrowid or 0
-            if inserted == rows:
-                return Written(lines, emails, [True] * inserted, range(last - inserted + 1, last + 1))
-            # Some already existed: update those (and, harmlessly, the new ones with what they hold), then read
-            # every id back in one value. The rows this batch inserted have the ids just below ``last``.
-            driver.execute('BEGIN IMMEDIATE')
+            cursor.execute('BEGIN IMMEDIATE')  # no other writer until COMMIT: the ids below are this batch's
             try:
-                cursor.execute(_UPSERT_BATCH, {'rows': data, 'now': now})
-                [(ids_json,)] = cursor.execute(_BATCH_IDS, {'rows': data}).fetchall()
-                driver.commit()
+                # New rows take ids one above the highest so far, in order: when all of them are new, the last id
+                # tells every id.
+                cursor.execute(_INSERT_NEW, {'rows': data, 'now': now})
+                inserted, last = cursor.rowcount, cursor.lastrowid or 0
+                if inserted < rows:  # some existed: update those, then read every id back in one value
+                    cursor.execute(_UPSERT_BATCH, {'rows': data, 'now': now})
+                    [(ids_json,)] = cursor.execute(_BATCH_IDS, {'rows': data}).fetchall()
+                cursor.execute('COMMIT')
             except BaseException:
                 driver.rollback()
                 raise
         finally:
             cursor.close()
             driver.isolation_level = level
+    if inserted == rows:
+        return Written(lines, emails, [True] * inserted, range(last - inserted + 1, last + 1))
     ids = [contact_id for _place, contact_id in sorted(json.loads(ids_json))]
     if len(ids) != rows:
         raise RuntimeError(f'{rows - len(ids)} contacts of the batch are missing after writing it')
+    # The rows this batch inserted have the ids just below ``last`` (the upsert after it inserts none).
     created = [last - inserted < contact_id <= last for contact_id in ids] if inserted else [False] * len(ids)
     return Written(lines, emails, created, ids)
 
