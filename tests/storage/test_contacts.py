@@ -5,9 +5,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+import pytest
 import sqlalchemy as sa
 
+from app.storage import contacts
 from app.storage.contacts import ContactBatch, count_contacts, recent_contacts, to_json, write_batch
+from app.storage.models import UTCDateTime
 from tests.conftest import find_contact
 
 
@@ -159,3 +162,23 @@ def test_concurrent_batches_of_the_same_emails_both_succeed(engine: sa.Engine) -
     assert list(results[0].ids) == list(results[1].ids)
     assert sorted(sum(written.created) for written in results) == [0, 2000]
     assert count_contacts(engine) == 2000
+
+
+def test_a_batch_that_fails_after_its_rows_went_in_leaves_none_of_them(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch is one transaction: a failure after its rows were inserted (here: while telling their ids) undoes
+    them all, so the result report, which lists the batches written, never misses a contact that was created."""
+    write_batch(engine, _batch([(2, 'Ada', 'ada@x.org', None, None)]))
+    if engine.dialect.name == 'sqlite':  # an existing contact takes the batch through its second statement
+        monkeypatch.setattr(contacts, '_BATCH_IDS', 'SELECT json_group_array(1) FROM no_such_table')
+    else:
+        failing = contacts._POSTGRESQL_BATCH.text.replace('written.created)', 'written.created, 1 / 0)')
+        monkeypatch.setattr(
+            contacts, '_POSTGRESQL_BATCH', sa.text(failing).bindparams(sa.bindparam('now', type_=UTCDateTime()))
+        )
+    with pytest.raises(Exception, match=r'no_such_table|division by zero'):
+        write_batch(engine, _batch([(2, 'Ada L.', 'ada@x.org', None, None), (3, 'Bob', 'bob@x.org', None, None)]))
+    ada = find_contact(engine, email='ada@x.org')
+    assert find_contact(engine, email='bob@x.org') is None and ada is not None and ada.name == 'Ada'
+    assert count_contacts(engine) == 1
