@@ -117,33 +117,7 @@ def services(user: User) -> Services:
     return running
 
 
-@contextlib.contextmanager
-def pinned(user: User) -> Iterator[None]:
-    """Keep ``ui.navigate`` (and notify, download) on ``user`` meanwhile. NiceGUI's simulation hands them to whichever
-    simulated browser was touched last, and another browser's page receiving a push (its simulated outbox touches
-    it) between a login click and the login's navigation took that navigation: the login never completed."""
-    touch = User.__getattribute__
-
-    def keep_on_user(self: User, name: str) -> Any:
-        value = touch(self, name)
-        if name not in {'notify', 'navigate', 'download'}:
-            ui.navigate, ui.notify, ui.download = (touch(user, 'navigate'), touch(user, 'notify'),
-                                                   touch(user, 'download'))  # fmt: skip
-        return value
-
-    User.__getattribute__ = keep_on_user  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        User.__getattribute__ = touch  # type: ignore[method-assign]
-
-
 async def log_in(user: User, username: str = ADMIN[0], password: str = ADMIN[1]) -> None:
-    with pinned(user):
-        await _log_in(user, username, password)
-
-
-async def _log_in(user: User, username: str, password: str) -> None:
     await user.open('/login')
     user.find('Username').type(username)
     user.find('Password').type(password)
