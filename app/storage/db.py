@@ -6,10 +6,13 @@ import contextlib
 import os
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 MIGRATIONS_DIR = Path(__file__).parent / 'migrations'
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -80,6 +83,20 @@ def migrate(engine: sa.Engine) -> None:
             _install_queue_schema(connection)
 
 
+def upsert(engine: sa.Engine, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT into ``table`` that can take ``on_conflict_do_update``, in the engine's own dialect.
+
+    PostgreSQL's dialect (some 3 MB once imported) is loaded only by a node that uses it.
+    """
+    if engine.dialect.name == 'postgresql':
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)
+
+
 def newest_revision() -> str:
     """The newest migration's revision id: the migrations are one chain numbered in order (``0009_job_stats.py``)."""
     return max(path.name.split('_', 1)[0] for path in (MIGRATIONS_DIR / 'versions').glob('[0-9]*_*.py'))
@@ -119,6 +136,7 @@ def refresh_statistics(engine: sa.Engine) -> None:
         with engine.begin() as connection:
             connection.exec_driver_sql('PRAGMA analysis_limit=2000')
             connection.exec_driver_sql('ANALYZE')
+            connection.exec_driver_sql('PRAGMA shrink_memory')  # the pages it sampled: no use to later queries
 
 
 def current_revision(engine: sa.Engine) -> str | None:

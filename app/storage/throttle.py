@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
+from app.storage.db import upsert
 from app.storage.models import utcnow
 
 THROTTLE = SQLModel.metadata.tables['login_throttle']
@@ -25,12 +25,11 @@ def record_try(engine: sa.Engine, keys: Sequence[str]) -> list[int]:
     """Count a login try on each key; returns, per key, the number of tries in the current window, this one
     included."""
     now = utcnow()
-    insert = postgresql.insert if engine.dialect.name == 'postgresql' else sqlite.insert
     stale = THROTTLE.c.last_try_at < now - WINDOW
     counts = []
     with engine.begin() as connection:
         for key in keys:
-            statement = insert(THROTTLE).values(key=key_digest(key), tries=1, last_try_at=now)
+            statement = upsert(engine, THROTTLE).values(key=key_digest(key), tries=1, last_try_at=now)
             statement = statement.on_conflict_do_update(
                 index_elements=['key'],
                 set_={'tries': sa.case((stale, 1), else_=THROTTLE.c.tries + 1), 'last_try_at': now},

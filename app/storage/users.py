@@ -9,10 +9,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, select
 
-from app.storage.db import session
+from app.storage.db import session, upsert
 from app.storage.models import User, utcnow
 
 SYSTEM_USERNAME = 'system'
@@ -178,8 +177,7 @@ def start_session(engine: sa.Engine, *, key: str, user_id: int, login: bool = Tr
     ``login``: a person logged in (their last login time is recorded); False for a login ticket.
     """
     now = utcnow()
-    insert = postgresql.insert if engine.dialect.name == 'postgresql' else sqlite.insert
-    statement = insert(SESSION).values(id=_digest(key), user_id=user_id, created_at=now, last_seen_at=now)
+    statement = upsert(engine, SESSION).values(id=_digest(key), user_id=user_id, created_at=now, last_seen_at=now)
     # An upsert: two clicks on "Log in" at once must not fail on the primary key.
     new = statement.excluded
     statement = statement.on_conflict_do_update(
