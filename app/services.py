@@ -7,9 +7,6 @@ never sees the service. Blocking work of the runtime runs in ``Services.threads`
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import importlib
 import logging
 import os
@@ -29,6 +26,7 @@ from app.jobs.registry import Registry
 from app.jobs.runner import JobRunner
 from app.jobs.service import JobService
 from app.jobs.store import JobStore
+from app.memory import return_freed_memory
 from app.storage import users
 from app.storage.db import create_engine, migrate, refresh_statistics
 from app.storage.files import FileStore
@@ -85,7 +83,7 @@ class Services:
 
             self.relay = ChangeRelay(store=self.store, node=self.jobs.node)
             self.relay.start()
-        _return_freed_memory()
+        return_freed_memory()  # what start-up used and freed: migrations, the first password hash
 
     def prepare(self) -> None:
         """Blocking start-up work, also used by the CLI."""
@@ -116,13 +114,6 @@ class Services:
         """This process changed a user's sessions, password, status or role: their open pages re-check at once."""
         if self.accounts is not None:
             self.accounts.announce(user_id)
-
-
-def _return_freed_memory() -> None:
-    """Hand the memory start-up used and freed (migrations, the first password hash) back to the system (glibc)."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
 
 
 SYSTEM_TASKS_PATH = '/settings/maintenance/tasks'

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from nicegui import Client, app, ui
 from starlette.responses import Response
 
+from app.memory import TrimWhenUnwatched
 from app.pages import (
     account,
     api,
@@ -58,10 +59,16 @@ def create_app(services: Services) -> None:
     api_launch.add_routes(router, services)
     api.mount(app, router)
     _answer_not_found(services)
+    app.state.memory_trim = TrimWhenUnwatched(watched=_page_open)
+    app.on_delete(app.state.memory_trim.page_gone)
 
     @ui.page('/')
     def index() -> RedirectResponse:
         return RedirectResponse(JOBS_PATH)
+
+
+def _page_open() -> bool:
+    return any(client.has_socket_connection for client in Client.instances.values())
 
 
 def _answer_not_found(services: Services) -> None:
