@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
+from nicegui.events import GenericEventArguments
 
 from app.pages.auth import COMPLETE_LOGIN_PATH, browser_id, safe_redirect
 from app.pages.display import LOGIN_PATH
@@ -26,6 +27,15 @@ from app.storage.throttle import forgive, record_try
 from app.storage.users import authenticate, issue_login_ticket, redeem_login_ticket, start_session
 
 INVALID = 'Invalid username or password'
+# What the fields hold when the person submits travels with the submit itself: a form filler may set them without
+# any input event (the server never hears of them), and what is typed before the page's websocket is up waits for
+# the connection and may reach the server after the click. Either way the check would see empty fields and answer
+# INVALID to the right password (tests/e2e/test_login_e2e.py).
+_SUBMIT = (
+    '() => emit(...["c{username}", "c{password}"].map((id) => {{'
+    ' const field = document.getElementById(id);'  # Quasar gives the element's id to its <input> itself
+    ' return (field.matches("input") ? field : field.querySelector("input")).value; }}))'
+)
 log = logging.getLogger('app.auth')
 
 
@@ -36,8 +46,8 @@ def register(services: Services) -> None:
             return RedirectResponse(safe_redirect(redirect_to))
         address = client_address(request.scope, services.settings.trusted_proxy_networks)
 
-        async def try_login() -> None:
-            name, typed = (username.value or '').strip(), password.value or ''
+        async def try_login(event: GenericEventArguments) -> None:
+            name, typed = typed_in(event)
             keys = (user_key(name), address_key(address))
             # Counted before the check (atomically, shared by all nodes); the wait, if any, comes before it too.
             user_tries, address_tries = await services.threads.run(record_try, services.engine, keys)
@@ -74,9 +84,19 @@ def register(services: Services) -> None:
             password = ui.input('Password', password=True).props('autocomplete=current-password').classes('w-full')
             error = ui.label().classes('text-negative').props('role=alert')
             error.set_visibility(False)
-            username.on('keydown.enter', try_login)
-            password.on('keydown.enter', try_login)
-            button = ui.button('Log in', on_click=try_login).classes('w-full')
+            submit = _SUBMIT.format(username=username.id, password=password.id)
+            username.on('keydown.enter', try_login, js_handler=submit)
+            password.on('keydown.enter', try_login, js_handler=submit)
+            button = ui.button('Log in').classes('w-full')
+            button.on('click', try_login, js_handler=submit)
+
+        def typed_in(event: GenericEventArguments) -> tuple[str, str]:
+            """The username and password as they stood in the browser when the person submitted."""
+            fields = event.args if isinstance(event.args, list) and len(event.args) == 2 else None
+            if fields is None:  # an event without them (NiceGUI's simulated clicks): the fields' synced values
+                fields = [username.value, password.value]
+            return str(fields[0] or '').strip(), str(fields[1] or '')
+
         return None
 
     @app.get(COMPLETE_LOGIN_PATH, include_in_schema=False)

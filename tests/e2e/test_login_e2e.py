@@ -1,9 +1,10 @@
 """A new user's first steps in a real browser, and one login served by two nodes."""
 
+import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from tests.e2e.conftest import ADMIN, Server, log_in, start_server, stop_server
 
@@ -22,6 +23,43 @@ def test_login_shows_username_in_header_and_log_out_returns_to_login(page: Page,
     expect(page.get_by_role('heading', name='Job Management')).to_be_visible()
     page.get_by_role('button', name='Log out').click()
     expect(page).to_have_url(f'{server.url}/login')
+
+
+def test_typing_and_submitting_before_the_page_is_connected_still_logs_in(page: Page, server: Server) -> None:
+    # The page's websocket is held back until the person has typed both fields and pressed "Log in", as on a slow
+    # link or with a password manager that fills the form at once: the check must see what was typed.
+    held: list[WebSocketRoute] = []
+
+    def connect(socket: WebSocketRoute) -> None:
+        if held and held[0] is None:  # released: the pages after the login connect at once
+            socket.connect_to_server()
+        else:
+            held.append(socket)
+
+    page.route_web_socket(re.compile(r'.*/_nicegui_ws/.*'), connect)
+    page.goto(f'{server.url}/login')
+    page.get_by_label('Username').fill(ADMIN[0])
+    page.get_by_label('Password').fill(ADMIN[1])
+    page.get_by_role('button', name='Log in').click()
+    page.wait_for_timeout(300)
+    expect(page.get_by_role('button', name='Log out')).to_have_count(0)  # nothing could be checked yet
+    assert held, 'the page did not try to connect'
+    waiting, held[:] = list(held), [None]  # type: ignore[list-item]
+    for socket in waiting:
+        socket.connect_to_server()
+    expect(page.get_by_role('button', name='Log out')).to_be_visible()
+    expect(page.get_by_text('Invalid username or password')).to_have_count(0)
+
+
+def test_fields_filled_without_typing_are_what_gets_checked(page: Page, server: Server) -> None:
+    # A form filler that sets the fields' values without typing (no input events): the page never hears of them,
+    # and still the check must see what stands in the fields when "Log in" is pressed.
+    page.goto(f'{server.url}/login')
+    expect(page.get_by_label('Username')).to_be_editable()
+    for label, value in (('Username', ADMIN[0]), ('Password', ADMIN[1])):
+        page.get_by_label(label).evaluate('(field, value) => { field.value = value; }', value)
+    page.get_by_role('button', name='Log in').click()
+    expect(page.get_by_role('button', name='Log out')).to_be_visible()
 
 
 def test_cli_user_can_log_in(page: Page, server: Server) -> None:
