@@ -7,9 +7,10 @@ app.jobs.accounts. Pages subscribe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nicegui import Event
+if TYPE_CHECKING:
+    from nicegui import Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +49,22 @@ Change = JobChanged | DetailChanged | Resync | AccountChanged
 
 
 class ChangeFeed:
-    """Publishes changes to subscribers; a subscription made in a page dies with its client."""
+    """Publishes changes to subscribers; a subscription made in a page dies with its client.
+
+    NiceGUI (half a second to import) is loaded at the first publish or subscription, so the command line, which
+    builds the same services but never runs a job or shows a page, starts without it.
+    """
 
     def __init__(self) -> None:
-        self._event: Event[Change] = Event()
+        self._subscribers: Event[Change] | None = None
+
+    @property
+    def _event(self) -> Event[Change]:
+        if self._subscribers is None:
+            from nicegui import Event
+
+            self._subscribers = Event()
+        return self._subscribers
 
     def publish(self, change: Change) -> None:
         """Hand a change to every subscriber (call only after the change is committed)."""
