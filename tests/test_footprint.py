@@ -1,5 +1,6 @@
 """A server on SQLite does not load what only PostgreSQL, migrations or unused library features need: each such
-module costs resident memory for as long as the server runs (README "Performance": idle memory)."""
+module costs resident memory for as long as the server runs (README "Performance": idle memory). The command line
+does not load the web stack at all."""
 
 from __future__ import annotations
 
@@ -53,3 +54,19 @@ def test_a_server_on_sqlite_leaves_out_postgresql_migrations_and_unused_features
     started = run('-c', SERVE_AND_LOG_IN, *NOT_ON_SQLITE)
     assert started.returncode == 0, started.stderr
     assert json.loads(started.stdout.splitlines()[-1]) == []
+
+
+def test_the_command_line_starts_without_the_web_stack(tmp_path: Path) -> None:
+    # A `user` or `token` command builds the same services as the server but shows no page: NiceGUI, FastAPI and
+    # uvicorn (most of a second to import) stay out, so the commands answer at once.
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(('JOBS_', 'PYTEST_', 'NICEGUI_'))}
+    environment.update(JOBS_DATA_DIR=str(tmp_path / 'data'))
+    script = (
+        'import json, sys, main; code = main.main(["user", "list"]); print(json.dumps([code, '
+        'sorted(name for name in ("nicegui", "fastapi", "uvicorn") if name in sys.modules)]))'
+    )
+    listed = subprocess.run([sys.executable, '-c', script], cwd=ROOT, env=environment, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert 'admin\tadmin' in listed.stdout
+    assert json.loads(listed.stdout.splitlines()[-1]) == [0, []]
