@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import ctypes
 import gc
 import os
 import signal
@@ -15,6 +13,7 @@ import sys
 from pydantic import ValidationError
 
 from app.config import Settings
+from app.memory import limit_malloc_arenas
 from app.storage import users
 from app.storage.db import create_engine, current_revision, migrate
 
@@ -23,12 +22,6 @@ from app.storage.db import create_engine, current_revision, migrate
 # a third of a million-row validation's time (bench: Import). Every 10,000 it runs 14 times less often, frees the
 # same cycles, and a server that serves pages and runs jobs sees no difference in memory.
 GC_YOUNG_THRESHOLD = 10_000
-
-# glibc gives each thread that allocates its own heap ("arena", up to 8 per core) and keeps what each one freed for
-# that heap alone. The server's threads take turns on the GIL, so two arenas serve them as fast (bench: Import, same
-# figure) and the memory freed by one thread is there for the others (bench: idle memory, 0.6 MB less).
-MALLOC_ARENAS = 2
-_M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
 
 
 # Modules that dependencies import whenever they are installed but this server never uses, kept out to save
@@ -47,12 +40,10 @@ def keep_out_unused_modules() -> None:
 
 def tune_runtime() -> None:
     """For a server or a worker, before any thread starts: the cycle collector's young generation runs less often
-    (GC_YOUNG_THRESHOLD), and glibc keeps MALLOC_ARENAS heaps unless MALLOC_ARENA_MAX says otherwise."""
+    (GC_YOUNG_THRESHOLD), and glibc keeps fewer heaps (app.memory.limit_malloc_arenas)."""
     _young, *older = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *older)
-    if 'MALLOC_ARENA_MAX' not in os.environ:
-        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
-            ctypes.CDLL('libc.so.6').mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+    limit_malloc_arenas()
 
 
 def main(argv: list[str] | None = None) -> int:
