@@ -27,7 +27,12 @@ def test_cancel_from_the_detail_page_then_run_again(page: Page, server: Server) 
     expect(page.get_by_text('Cancelled by admin').first).to_be_visible(timeout=5_000)
     detail = wait_finished(page, server, job_id)
     assert (detail['status'], detail['error']) == ('failed', 'Cancelled by admin')
-    assert detail['subtasks'][-1]['message'] == 'Cancelled' and len(detail['subtasks']) < 12
+    steps = [(step['status'], step['message']) for step in detail['subtasks']]
+    assert len(steps) < 12  # it stopped early
+    # The step under way when the cancel came failed "Cancelled"; a cancel that lands while one step is being
+    # recorded as done stops the job before the next (tests/jobs/test_job_actions.py pins down which step).
+    assert steps[-1] in (('failed', 'Cancelled'), ('completed', '')), steps
+    assert all(status == 'completed' for status, _message in steps[:-1]), steps
     expect(page.get_by_role('button', name='Cancel job')).to_be_hidden()
 
     page.get_by_role('button', name='Run again').click()
