@@ -29,7 +29,7 @@ chromium: ## install Debian's Chromium for the browser tests if it is missing
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 test: $(DEV_STAMP) chromium ## install dev dependencies and Chromium, then run the whole suite
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-fast: $(DEV_STAMP) ## run the suite without the browser tests
 	$(BIN)/python -m pytest -q -m 'not e2e'

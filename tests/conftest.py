@@ -111,10 +111,15 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark browser tests and run them last: Playwright's sync API leaves an event loop behind."""
+    """Mark browser tests and run them last: Playwright's sync API leaves an event loop behind. Under pytest-xdist
+    (``make test``: ``-n 2 --dist loadgroup``) the browser tests and the others are two groups, so one process runs
+    the browser tests while the other runs the rest, and no process runs an async test after a browser test."""
     for item in items:
-        if f'{Path("tests") / "e2e"}' in str(item.path):
+        browser = f'{Path("tests") / "e2e"}' in str(item.path)
+        if browser:
             item.add_marker(pytest.mark.e2e)
+        if config.pluginmanager.hasplugin('xdist'):
+            item.add_marker(pytest.mark.xdist_group('browser' if browser else 'in-process'))
     items.sort(key=lambda item: item.get_closest_marker('e2e') is not None)
 
 
