@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import operator
 import re
@@ -42,6 +43,9 @@ _FAST_CELLS = {
     'company': f'(?:{_TRIMMED})?',
 }
 _OTHER_CELL = r'[^,"\r\n]*'
+# What a JSON string may not hold as it is, besides the quote and the line breaks no plain cell has: the backslash
+# and the other control characters.
+_NEEDS_ESCAPE = re.compile(r'[\\\x00-\x09\x0b\x0c\x0e-\x1f]')
 
 Progress = Callable[[int, int], None]
 Sink = Callable[[ContactBatch], None]  # takes each batch of valid rows
@@ -199,6 +203,8 @@ class _Checker:
         self._header = True  # the first record is the header, which inspect_file mapped
         self._positions = layout.positions
         self._fast = fast_record(layout)
+        self._fast_block = fast_block(layout)
+        self._width = layout.width
         self._values = operator.methodcaller('group', *(self._fast.groupindex[name] for name in COLUMNS))
         self._sink = sink
         # The valid rows not handed over yet: where each came from, its e-mail, and its values as JSON arrays (kept
@@ -215,6 +221,25 @@ class _Checker:
 
     def _plain(self, block: str) -> None:
         """Lines without quotes or bare carriage returns: each line is one record, its cells split at commas."""
+        if not self._header and self._fast_block.fullmatch(block) and not _NEEDS_ESCAPE.search(block):
+            # The common block: every line a valid record (duplicates aside). One pattern matched the whole block,
+            # and str.split, slicing and joins do the rest: no Python object per row but its cells.
+            cells = block.replace('\r\n', '\n').rstrip('\n').replace('\n', ',').split(',')
+            count = len(cells) // self._width
+            columns = [
+                cells[index :: self._width] if index < self._width else [''] * count for index in self._positions
+            ]
+            columns[1] = emails = list(map(str.lower, columns[1]))
+            if self._claim(emails, self.line):
+                first = self.line
+                self.line += count
+                self.summary.records += count
+                self._stage(range(first, self.line), emails, functools.partial(json_rows, columns))
+                return
+        self._line_by_line(block)
+
+    def _line_by_line(self, block: str) -> None:
+        """``_plain`` line by line: one pattern per line, and the csv module's rules for lines it does not match."""
         lines = block.split('\n')
         if not lines[-1]:
             lines.pop()  # the block ended with a line break
@@ -227,7 +252,7 @@ class _Checker:
             if self._claim(emails, first):
                 self.summary.records += len(values)
                 contacts = zip(map(_NAME, values), emails, map(_PHONE, values), map(_COMPANY, values), strict=True)
-                self._stage(range(first, self.line), emails, list(contacts))
+                self._stage(range(first, self.line), emails, _encoder(list(contacts)))
                 return
         for number, line, match in zip(range(first, self.line), lines, matches, strict=True):
             if match is not None and not self._header:
@@ -286,16 +311,17 @@ class _Checker:
         else:
             name, email, phone, company = values
             address = email.lower()
-            self._stage((line,), [address], [(name, address, phone, company)])
+            self._stage((line,), [address], _encoder([(name, address, phone, company)]))
 
-    def _stage(self, lines: Sequence[int], emails: list[str], contacts: list[ContactRow]) -> None:
-        """Add valid rows to the batch under way, handing it over each time it holds VALID_BATCH rows."""
+    def _stage(self, lines: Sequence[int], emails: list[str], rows: Callable[[int, int], str]) -> None:
+        """Add valid rows to the batch under way, handing it over each time it holds VALID_BATCH rows; ``rows``
+        gives rows [start, end) as JSON arrays, without the enclosing array's brackets."""
         start = 0
-        while start < len(contacts):
-            end = start + min(VALID_BATCH - len(self._lines), len(contacts) - start)
+        while start < len(lines):
+            end = start + min(VALID_BATCH - len(self._lines), len(lines) - start)
             self._lines.extend(lines[start:end])
             self._emails.extend(emails[start:end])
-            self._parts.append(to_json(contacts[start:end])[1:-1])  # the rows without the array's brackets
+            self._parts.append(rows(start, end))
             start = end
             if len(self._lines) == VALID_BATCH:
                 self.flush()
@@ -305,6 +331,25 @@ class _Checker:
         if self._lines:
             self._sink(ContactBatch(self._lines, self._emails, f'[{",".join(self._parts)}]'))
             self._lines, self._emails, self._parts = [], [], []
+
+
+def _encoder(contacts: list[ContactRow]) -> Callable[[int, int], str]:
+    """``_stage``'s rows of a list of contacts, encoded by the json module."""
+    return lambda start, end: to_json(contacts[start:end])[1:-1]  # the rows without the array's brackets
+
+
+_ROW_END = '\n'  # no plain cell holds a line break
+
+
+def json_rows(columns: Sequence[list[str]], start: int, end: int) -> str:
+    """Rows [start, end) of the columns (in COLUMNS order) as JSON arrays, comma-separated: what ``to_json`` makes
+    of their ContactRows without the enclosing brackets, for cells that need no escaping (no quote, backslash or
+    control character). One join and one replace, whatever the number of rows."""
+    flat = [_ROW_END] * ((len(COLUMNS) + 1) * (end - start))
+    for place, column in enumerate(columns):
+        flat[place :: len(COLUMNS) + 1] = column[start:end]
+    joined = '","'.join(flat).removesuffix(f'","{_ROW_END}')
+    return '["' + joined.replace(f'","{_ROW_END}","', '"],["') + '"]'
 
 
 def clip(value: str) -> str:
@@ -350,13 +395,25 @@ def fast_record(layout: Layout) -> re.Pattern[str]:
     case: as many cells as the header, none quoted or padded, an ASCII e-mail. Its named groups are the values in
     COLUMNS (a column the file lacks matches ''). A line it does not match is not necessarily invalid: it goes
     through the csv module and ``check_record``. Only duplicates are left to check."""
-    named = {index: name for name, index in layout.columns.items()}
-    cells = [
-        f'(?P<{named[index]}>{_FAST_CELLS[named[index]]})' if index in named else _OTHER_CELL
-        for index in range(layout.width)
-    ]
     absent = ''.join(f'(?P<{name}>)' for name in COLUMNS if name not in layout.columns)
-    return re.compile(','.join(cells) + r'\r?' + absent)
+    return re.compile(_fast_cells(layout, named=True) + r'\r?' + absent)
+
+
+def fast_block(layout: Layout) -> re.Pattern[str]:
+    """A pattern for whole lines of the file each of which ``fast_record`` matches (a line break after each, but
+    perhaps after the last, which ends the file)."""
+    line = _fast_cells(layout, named=False)
+    return re.compile(rf'(?:{line}\r?\n)*+(?:{line}\r?)?')
+
+
+def _fast_cells(layout: Layout, *, named: bool) -> str:
+    columns = {index: name for name, index in layout.columns.items()}
+    return ','.join(
+        (f'(?P<{columns[index]}>{_FAST_CELLS[columns[index]]})' if named else f'(?:{_FAST_CELLS[columns[index]]})')
+        if index in columns
+        else _OTHER_CELL
+        for index in range(layout.width)
+    )
 
 
 def map_header(cells: list[str]) -> dict[str, int]:

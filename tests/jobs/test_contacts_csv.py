@@ -195,6 +195,9 @@ TRICKY = [
     'Wide,wide@x.org,,,extra',
     'Tab,\ttab@x.org,,',
     'Cr,cr@x.org\r,,',
+    'Back\\slash,back@x.org,,C:\\Temp',  # characters JSON escapes: the rows still arrive as they were written
+    'In\ttab,intab@x.org,,',
+    'Zoë Ærø,zoe@x.org,,Ærø AS',
 ]
 
 

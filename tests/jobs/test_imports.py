@@ -192,6 +192,46 @@ async def test_file_over_the_size_limit_is_not_read(sqlite_services: Services) -
     assert run.files == {'contacts-errors.csv': ERROR_HEADER + '0,,,The file is larger than the limit of 1 MB\r\n'}
 
 
+async def test_each_value_is_stored_as_written_whichever_way_its_block_was_read(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small blocks, so that most go the fast way (a whole block of valid lines at once); the columns in another
+    # order, one unknown; names with characters that JSON escapes or that are not ASCII; a quoted block between.
+    monkeypatch.setattr(contacts_csv, 'BLOCK', 64)
+    plain = [f'p{n}@x.org,note {n},P {n},555 {n:04},Co {n}' for n in range(30)]
+    special = [
+        'zoe@x.org,,Zoë Ærø,+47 1234567,Ærø AS',
+        'back@x.org,C:\\Temp,Back\\slash,,Back\\slash Inc',
+        'tab@x.org,,In\ttab,,',
+        'CAPS@X.ORG,,Caps,,',
+        'quote@x.org,,"Quoted, name",,',
+    ]
+    lines = ['email,notes,name,phone,company', *plain[:15], *special, *plain[15:]]
+    run = await run_import(services, ('\r\n'.join(lines) + '\r\n').encode())
+    assert run.detail['status'] == 'completed', run.detail['error']
+    assert run.subtasks[2] == ('Write contacts', 'completed', '35 created, 0 updated')
+    stored = {}
+    for email in ('zoe@x.org', 'back@x.org', 'tab@x.org', 'caps@x.org', 'quote@x.org', 'p0@x.org', 'p29@x.org'):
+        contact = find_contact(services.engine, email=email)
+        assert contact is not None, email
+        stored[email] = (contact.name, contact.phone, contact.company)
+    assert stored == {
+        'zoe@x.org': ('Zoë Ærø', '+47 1234567', 'Ærø AS'),
+        'back@x.org': ('Back\\slash', None, 'Back\\slash Inc'),
+        'tab@x.org': ('In\ttab', None, None),
+        'caps@x.org': ('Caps', None, None),
+        'quote@x.org': ('Quoted, name', None, None),
+        'p0@x.org': ('P 0', '555 0000', 'Co 0'),
+        'p29@x.org': ('P 29', '555 0029', 'Co 29'),
+    }
+    assert [row[:3] for row in run.rows('contacts-result.csv')[1:]] == [
+        [str(line), email, 'created']
+        for line, email in enumerate([f'p{n}@x.org' for n in range(15)]
+                                     + ['zoe@x.org', 'back@x.org', 'tab@x.org', 'caps@x.org', 'quote@x.org']
+                                     + [f'p{n}@x.org' for n in range(15, 30)], start=2)
+    ]  # fmt: skip
+
+
 async def test_cells_a_spreadsheet_would_run_get_a_leading_quote(sqlite_services: Services) -> None:
     data = (
         b'name,email,phone\n'
