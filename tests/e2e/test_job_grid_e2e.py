@@ -295,3 +295,21 @@ FOCUSED = """() => {
   const name = element.getAttribute('aria-label') || (element.children.length ? '' : element.textContent) || '';
   return `${element.tagName} ${name.trim().slice(0, 40)}`.trim();
 }"""
+
+
+def test_the_grid_s_modules_are_fetched_with_the_page_s_head_once_each(page: Page, server: Server) -> None:
+    # The grid's component imports AG Grid (1.1 MB) and its helpers: hinted in the head, the browser fetches them
+    # while it reads the page instead of after the page's scripts ran; each is still fetched only once.
+    log_in(page, server, path=JOBS)
+    expect(page.locator('.ag-row[row-id]').first.or_(page.get_by_text('No jobs yet'))).to_be_visible()
+    found = page.evaluate("""() => {
+        const imports = JSON.parse(document.querySelector('script[type="importmap"]').textContent).imports;
+        const wanted = [imports['nicegui-aggrid'], imports['job-management'], imports['job-management/'] + 'rows.js'];
+        const hinted = [...document.head.querySelectorAll('link[rel="modulepreload"]')].map((link) => link.href);
+        const fetched = performance.getEntriesByType('resource').map((entry) => entry.name);
+        return wanted.map((url) => {
+            const full = new URL(url, location.href).href;
+            return [url, hinted.includes(full), fetched.filter((name) => name === full).length];
+        });
+    }""")
+    assert [(hinted, fetched) for _url, hinted, fetched in found] == [(True, 1)] * 3, found

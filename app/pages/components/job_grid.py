@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-from nicegui import ui
+from nicegui import Client, ui
+from nicegui.dependencies import generate_resources
 
 from app.pages.display import ROUTES, status_props
 
@@ -32,6 +35,9 @@ SUBTASK_COLUMNS: list[dict[str, Any]] = [
     {'headerName': 'Message', 'field': 'message', 'flex': 2, 'minWidth': 160, 'wrapText': True, 'autoHeight': True},
 ]
 PAGE_SIZE = 100
+# The grid's own modules: its component imports them, so without a hint the browser asks for them only once the
+# page's scripts have run (AG Grid, 1.1 MB, about 300 ms into a first visit).
+PRELOADED_MODULES = ('nicegui-aggrid', 'job-management', 'job-management/rows.js')
 
 
 def valid_sort(sort: str) -> str:
@@ -46,6 +52,7 @@ class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'})
     def __init__(self, options: dict[str, Any], *, category: str | None = None, filters: dict[str, str] | None = None,
                  on_clear_filters: Callable[[], Any] | None = None) -> None:  # fmt: skip
         super().__init__(options, auto_size_columns=False)
+        preload_modules(self.client)
         self._props['category'] = category
         self._props['filters'] = dict(filters or {})
         self._props['statuses'] = status_props()
@@ -117,3 +124,20 @@ class JobGrid(ui.aggrid, component='job_grid.js', esm={'job-management': 'lib'})
         """Replace the rows of a client-side grid (subtasks)."""
         self.options['rowData'] = rows
         self.update()
+
+
+def preload_modules(client: Client) -> None:
+    """Have the browser fetch the grid's modules at once, beside the page's other scripts: ``<link rel=modulepreload>``
+    tags the browser finds while it reads the page's head. Their addresses are the import map's (NiceGUI's own, with
+    any proxy prefix)."""
+    if client.has_socket_connection or 'rel="modulepreload" data-job-grid' in client.head_html:
+        return  # added to a page already shown (the modules are loaded), or a second grid on the page
+    request = client.request
+    prefix = quote(request.headers.get('X-Forwarded-Prefix', ''), safe="/:@!$&'()*+,;=%") + request.scope.get(
+        'root_path', ''
+    )
+    imports = generate_resources(prefix, [])[3]
+    for name in PRELOADED_MODULES:
+        package, _, path = name.partition('/')
+        href = imports[package] if not path else imports[f'{package}/'] + path
+        ui.add_head_html(f'<link rel="modulepreload" data-job-grid href="{html.escape(href)}">')
