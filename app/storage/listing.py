@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from sqlalchemy.sql.util import ClauseAdapter
 from sqlmodel import col, func, select
 
 from app.storage.jobs import JOB, job_row, visible_to
@@ -154,13 +156,15 @@ def order_by(sort: str) -> list[Any]:
 def _searched_in_window(
     connection: sa.Connection, filters: JobFilter, visible: Any, order: list[Any], offset: int, limit: int
 ) -> list[int] | None:
-    """The page when the first rows in sort order (a window) hold it; None to search everything."""
+    """The page when the first rows in sort order (a window) hold it; None to search everything. The window's rows
+    are checked as the index gives them, so a common word stops reading once the page is full."""
     assert filters.q is not None
     size = max(SEARCH_WINDOW, SEARCH_WINDOW_GROWTH * (offset + limit))
-    window = replace(filters, q=None).apply(visible).order_by(*order).limit(size).scalar_subquery()
-    matching = _like(filters.q)
-    query = select(Job.id).where(col(Job.id).in_(window), matching).order_by(*order).offset(offset).limit(limit)
-    ids = list(connection.execute(query).scalars())
+    shown = dict.fromkeys([col(Job.description), *(term.element for term in order)])
+    window = replace(filters, q=None).apply(visible.add_columns(*shown)).order_by(*order).limit(size).subquery()
+    on_window: Callable[[Any], Any] = ClauseAdapter(window).traverse  # the same terms, on the window's columns
+    query = select(window.c.id).where(on_window(_like(filters.q))).order_by(*map(on_window, order))
+    ids = list(connection.execute(query.offset(offset).limit(limit)).scalars())
     return ids if len(ids) == limit else None
 
 
