@@ -313,3 +313,18 @@ def test_the_grid_s_modules_are_fetched_with_the_page_s_head_once_each(page: Pag
         });
     }""")
     assert [(hinted, fetched) for _url, hinted, fetched in found] == [(True, 1)] * 3, found
+
+
+def test_a_focused_link_keeps_the_focus_while_its_row_changes(page: Page, server: Server) -> None:
+    # A keyboard user on a running job's link: the row's status and progress change under it, the link stays
+    # focused (were the cell drawn again, the focus would fall back to the page and Tab would start over).
+    log_in(page, server, path=JOBS)
+    job_id = launch(page, server, steps=20, delay=0.15)
+    line = row(page, job_id)
+    expect(line.locator('.job-status-percent')).to_have_text(re.compile(r'^\d+%$'), timeout=5_000)
+    line.get_by_role('link', name=str(job_id), exact=True).focus()
+    before = line.locator('.job-status-percent').inner_text()
+    expect(line.locator('.job-status-percent')).not_to_have_text(before, timeout=5_000)  # the row changed meanwhile
+    assert page.evaluate(FOCUSED) == f'A {job_id}'
+    page.keyboard.press('Tab')
+    assert page.evaluate(FOCUSED) == f'A Job details {job_id}'

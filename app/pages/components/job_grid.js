@@ -219,7 +219,12 @@ export default {
       for (const row of [...rows].sort((a, b) => a.id - b.id)) {
         const known = this.rows.update(row);
         const node = this.api.getRowNode(String(row.id));
-        if (node) node.setData(row);
+        if (node) {
+          // Only the cells whose values changed are drawn again (a link a keyboard user is on keeps the focus), and
+          // the status cell, whose progress percent is not part of its value.
+          node.updateData(row);
+          this.api.refreshCells({ rowNodes: [node], columns: ["status"], force: true });
+        }
         if (known || node || row.id <= this.rows.maxId) continue;
         const place = this.rows.placeOf(row, this.sort, this.currentFilters);
         if (place === "top") this.rows.hold(row);

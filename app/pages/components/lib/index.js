@@ -72,6 +72,23 @@ function link(href, label) {
   return anchor;
 }
 
+// A cell holding a link to a job. A pushed change to the row (status, progress) keeps the cell as it is while the
+// row still shows the same job: drawn again, a link a keyboard user is on would lose the focus to the page.
+function linkCell(draw) {
+  return class {
+    init(params) {
+      this.id = params.data ? params.data.id : null;
+      this.gui = params.data ? draw(params.data) : document.createTextNode("");
+    }
+    getGui() {
+      return this.gui;
+    }
+    refresh(params) {
+      return Boolean(params.data) && params.data.id === this.id;
+    }
+  };
+}
+
 // AG Grid column types; the Python column definitions name them (`type: "jobStatus"` ...). `compact()` says
 // whether times should be short (a phone-sized screen).
 export function columnTypes(statuses, routes, compact = () => false) {
@@ -94,18 +111,16 @@ export function columnTypes(statuses, routes, compact = () => false) {
       },
     },
     jobLink: {
-      cellRenderer: (params) => {
-        if (!params.data) return "";
-        const anchor = link(detailOf(params.data));
+      cellRenderer: linkCell((data) => {
+        const anchor = link(detailOf(data));
         anchor.className = "job-id-link";
-        anchor.textContent = String(params.value);
+        anchor.textContent = String(data.id);
         return anchor;
-      },
+      }),
     },
     jobDetails: {
-      cellRenderer: (params) => {
-        if (!params.data) return "";
-        const anchor = link(detailOf(params.data), `Job details ${params.data.id}`);
+      cellRenderer: linkCell((data) => {
+        const anchor = link(detailOf(data), `Job details ${data.id}`);
         anchor.className = "job-details-link";
         anchor.title = "Job details";
         const icon = document.createElement("span");
@@ -114,7 +129,7 @@ export function columnTypes(statuses, routes, compact = () => false) {
         icon.dataset.icon = "info";
         anchor.appendChild(icon);
         return anchor;
-      },
+      }),
     },
     time: {
       valueFormatter: (params) => formatTime(params.value, compact()),
